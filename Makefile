@@ -1,0 +1,64 @@
+# examsys — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+MO := examsys/translations/zh/LC_MESSAGES/messages.mo
+PG_TEST_URL ?= $(or $(DATABASE_URL),postgresql://examsys:examsys@127.0.0.1:5432/examsys_test)
+PYTEST := $(BIN)/python -m pytest
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-unit test-pg test-browser lint install serve bench i18n-update clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) $(MO)
+
+$(MO): examsys/translations/zh/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -d examsys/translations
+
+## make run: set up everything on a fresh machine, load the demo once, serve http://127.0.0.1:5000
+run: install
+	mkdir -p instance
+	$(BIN)/examsys db upgrade
+	$(BIN)/examsys demo
+	@echo "examsys is serving on http://127.0.0.1:5000  (Ctrl-C to stop)"
+	EXAMSYS_DEV_SERVER=1 $(BIN)/examsys run --host 127.0.0.1 --port 5000
+
+## make test: the whole suite — unit (SQLite), PostgreSQL, browser
+test: install
+	bash scripts/system-deps.sh
+	$(BIN)/lint-imports
+	$(PYTEST) tests/question_bank tests/scoring tests/examsys -q -n 2 -m "not browser"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -m "not browser"
+	$(PYTEST) tests/browser -q -m browser
+
+test-unit: install
+	$(PYTEST) tests/question_bank tests/scoring tests/examsys -q -n 2 -m "not browser"
+
+test-pg: install
+	bash scripts/system-deps.sh
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -m "not browser"
+
+test-browser: install
+	bash scripts/system-deps.sh
+	$(PYTEST) tests/browser -q -m browser
+
+lint: install
+	$(BIN)/lint-imports
+
+bench: install
+	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+i18n-update: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o examsys/translations/messages.pot .
+	$(BIN)/pybabel update -i examsys/translations/messages.pot -d examsys/translations
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

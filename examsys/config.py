@@ -1,0 +1,61 @@
+"""Configuration classes read from the environment.
+
+``DATABASE_URL`` selects the database (default: SQLite file under ``instance/``), ``SECRET_KEY`` signs
+sessions (a random key per process is used when unset, which is fine for one worker only), ``MEDIA_DIR``
+holds uploaded images stored by content hash.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _normalise_db_url(url: str) -> str:
+    """Map ``postgresql://`` / ``postgres://`` URLs onto the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    INSTANCE_DIR = Path(os.environ.get("EXAMSYS_INSTANCE", ROOT / "instance"))
+    SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+    SQLALCHEMY_DATABASE_URI = _normalise_db_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'examsys.sqlite'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    MEDIA_DIR = Path(os.environ.get("MEDIA_DIR", INSTANCE_DIR / "media"))
+    # Session cookie: HttpOnly, SameSite, Secure (browsers treat 127.0.0.1/localhost as secure contexts).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("EXAMSYS_INSECURE_COOKIES") != "1"
+    SESSION_COOKIE_NAME = "examsys_session"
+    PERMANENT_SESSION_LIFETIME = 12 * 3600  # seconds
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session (an exam lasts hours)
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024  # bytes, whole request
+    MAX_IMPORT_BYTES = 20 * 1024 * 1024  # bytes, one uploaded spreadsheet
+    MAX_IMAGE_BYTES = 5 * 1024 * 1024  # bytes, one uploaded image
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh", "en")
+    # Login throttling: lock after this many failures per account and per address.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_SECONDS = 15 * 60
+    # Key used to encrypt ID numbers (身份证号) at rest and to HMAC them for lookup.
+    PII_KEY = os.environ.get("EXAMSYS_PII_KEY")
+    TESTING = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = _normalise_db_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = True
+    PII_KEY = "test-pii-key-0123456789abcdef0123456789abcdef"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast in tests only

@@ -1,0 +1,1 @@
+"""Services: the transaction boundary (the only place that commits) and ORM <-> plain-data mapping."""
