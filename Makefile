@@ -8,7 +8,7 @@ PG_TEST_URL ?= $(or $(DATABASE_URL),postgresql://examsys:examsys@127.0.0.1:5432/
 PYTEST := $(BIN)/python -m pytest
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-unit test-pg test-browser lint install serve bench i18n-update clean
+.PHONY: run test test-unit test-pg test-browser lint install serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 
 install: $(STAMP) $(MO)
 
-$(MO): examsys/translations/zh/LC_MESSAGES/messages.po $(STAMP)
-	$(BIN)/pybabel compile -d examsys/translations
+$(MO): $(wildcard examsys/translations/zh/*.json) tools/build_catalog.py $(STAMP)
+	$(BIN)/python tools/build_catalog.py
 
 ## make run: set up everything on a fresh machine, load the demo once, serve http://127.0.0.1:5000
 run: install
@@ -55,10 +55,6 @@ lint: install
 
 bench: install
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
-
-i18n-update: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o examsys/translations/messages.pot .
-	$(BIN)/pybabel update -i examsys/translations/messages.pot -d examsys/translations
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
