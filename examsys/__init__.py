@@ -13,6 +13,7 @@ BLUEPRINTS = [
     ("examsys.main.routes", "bp"),
     ("examsys.auth.routes", "bp"),
     ("examsys.admin.routes", "bp"),
+    ("examsys.bank.routes", "bp"),
 ]
 
 
