@@ -21,7 +21,9 @@ def select_locale() -> str:
     """The UI language: the user's choice in the session, else Chinese (Simplified)."""
     from flask import current_app
 
-    lang = session.get("lang")
+    from flask import has_request_context
+
+    lang = session.get("lang") if has_request_context() else None  # CLI / services: the default
     if lang in current_app.config["LANGUAGES"]:
         return lang
     return current_app.config["BABEL_DEFAULT_LOCALE"]
