@@ -75,4 +75,21 @@ class PaperItem(db.Model):
     item_version: Mapped["ItemVersion"] = relationship()  # noqa: F821
 
 
+class ItemUsage(db.Model):
+    """One use of an item in a frozen paper (exposure control): which version, which paper and form, which
+    station, when. Assembly writes one row per item and paper and bumps ``Item.exposure_count``."""
+
+    __tablename__ = "item_usage"
+    __table_args__ = (UniqueConstraint("paper_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_version.id"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("paper.id"), index=True)
+    form_label: Mapped[str] = mapped_column(String(4))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"), index=True)
+    occupation_id: Mapped[int] = mapped_column(ForeignKey("occupation.id"), index=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[_dt.datetime] = mapped_column(UTCDateTime)
+
+
 from .bank import ItemVersion  # noqa: E402,F401  (relationship target)
