@@ -45,9 +45,8 @@ def app(tmp_path, monkeypatch):
         yield app
     finally:
         with app.app_context():
-            if is_sqlite:
+            if is_sqlite:  # closing the only connection discards the in-memory database
                 db.session.remove()
-                db.drop_all()
                 db.engine.dispose()
             else:
                 session.remove()
