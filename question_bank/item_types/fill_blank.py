@@ -21,7 +21,7 @@ import re
 from typing import Any, Mapping
 
 from question_bank.items import ItemType
-from question_bank.messages import Problem, make_problem
+from question_bank.messages import WARNING, Problem, make_problem
 from question_bank.normalize import nfkc, normalize_answer, parse_number, split_number_unit
 
 from .base import REQUIRED, ItemTypeSpec, check_number, check_rule, check_text, fmt_number
@@ -68,7 +68,7 @@ class FillBlank(ItemTypeSpec):
                     continue
                 n = normalize_answer(a)
                 if n in seen:
-                    out.append(make_problem(f, "duplicate_answer", other=seen[n] + 1))
+                    out.append(make_problem(f, "duplicate_answer", other=seen[n] + 1, severity=WARNING))
                 else:
                     seen[n] = i
                 if tol is not None and parse_number(a) is None:
