@@ -8,6 +8,7 @@ services' commits end savepoints only (TESTING.md).
 """
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -18,6 +19,32 @@ from examsys.config import TestConfig
 from examsys.extensions import db
 
 _pg_schema_ready = False
+# PostgreSQL runs use their own schema per test process, so parallel runs on one database do not collide.
+PG_SCHEMA = f"examsys_t{os.getpid()}"
+
+
+def _engine_overrides() -> dict:
+    if TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        return {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True,
+                                              "connect_args": {"options": f"-csearch_path={PG_SCHEMA}"}}}
+    return {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_schema():
+    """Create (and finally drop) this process's PostgreSQL schema."""
+    if not TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import create_engine, text
+    engine = create_engine(TestConfig.SQLALCHEMY_DATABASE_URI)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    yield
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture
@@ -26,15 +53,13 @@ def app(tmp_path, monkeypatch):
     context would share ``g`` between test-client requests); use ``with app.app_context():`` or the
     ``ctx`` fixture for direct service/database work."""
     global _pg_schema_ready
-    app = create_app(TestConfig)
-    app.config.update(MEDIA_DIR=tmp_path / "media", INSTANCE_DIR=tmp_path)
+    app = create_app(TestConfig, MEDIA_DIR=tmp_path / "media", INSTANCE_DIR=tmp_path, **_engine_overrides())
     with app.app_context():
         is_sqlite = db.engine.dialect.name == "sqlite"
         if is_sqlite:
             db.create_all()
         else:
             if not _pg_schema_ready:
-                db.drop_all()
                 db.create_all()
                 _pg_schema_ready = True
             connection = db.engine.connect()
