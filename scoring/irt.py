@@ -224,66 +224,6 @@ class EmpiricalICC:
 # --------------------------------------------------------------------------- input
 
 
-@dataclass
-class _Data:
-    """Validated, pattern-collapsed response data for the used items."""
-
-    X: np.ndarray  # (U, K) float64, 1 = right, 0 = wrong or not presented
-    M: np.ndarray | None  # (U, K) float64 mask, 1 = presented; None if all presented
-    f: np.ndarray  # (U,) float64 pattern frequencies
-    unit: bool  # True if every f == 1 (no collapsing): multiplications by f skipped
-    inverse: np.ndarray | None  # (N,) row -> pattern, None if not collapsed
-    n_persons: int
-
-
-def _collapse(arr: np.ndarray) -> _Data:
-    """Collapse identical response patterns (NaN-aware) into weighted rows.
-
-    Rows are hashed exactly: cells coded 0/1/2 (2 = NaN) are multiplied by two
-    fixed vectors of random integers small enough that every dot product is
-    an integer below 2**53 (exact in float64 whatever the BLAS summation
-    order). Equal rows get equal hashes; the grouping is then verified
-    row by row, and an exact byte-wise grouping is used in the (astronomically
-    unlikely) case of a hash collision. Collapsing is kept only if it removes
-    at least 30% of the rows.
-    """
-    n, k = arr.shape
-    missing = np.isnan(arr)
-    any_missing = bool(missing.any())
-    code = np.where(missing, 2.0, arr)
-    bits = 52 - int(np.ceil(np.log2(2 * k + 1)))
-    w = np.random.default_rng(20240601).integers(0, 2**bits, size=(k, 2)).astype(np.float64)
-    h = code @ w
-    hc = h[:, 0] + 1j * h[:, 1]
-    _, first, inverse, counts = np.unique(
-        hc, return_index=True, return_inverse=True, return_counts=True
-    )
-    inverse = inverse.ravel()
-    if first.size <= 0.7 * n:
-        ok = all(
-            np.array_equal(code[sl], code[first[inverse[sl]]]) for sl in _row_chunks(n)
-        )
-        if not ok:  # hash collision: exact (slower) grouping on the bytes
-            key = np.ascontiguousarray(code.astype(np.int8))
-            void = key.view(np.dtype((np.void, k))).ravel()
-            _, first, inverse, counts = np.unique(
-                void, return_index=True, return_inverse=True, return_counts=True
-            )
-            inverse = inverse.ravel()
-    if first.size <= 0.7 * n:
-        rows = arr[first]
-        f = counts.astype(np.float64)
-        unit = False
-    else:  # nearly all patterns unique: collapsing would not pay for itself
-        rows = arr
-        f = np.ones(n)
-        inverse = None
-        unit = True
-    M = (~np.isnan(rows)).astype(np.float64) if any_missing else None
-    X = np.nan_to_num(rows, nan=0.0)
-    return _Data(X=X, M=M, f=f, unit=unit, inverse=inverse, n_persons=n)
-
-
 def _check_options(n_quad, tol, max_iter, se):
     if isinstance(n_quad, bool) or not isinstance(n_quad, Integral):
         raise TypeError(f"n_quad must be an integer, got {type(n_quad).__name__}")
@@ -302,14 +242,16 @@ def _check_options(n_quad, tol, max_iter, se):
 
 
 def _as_score_matrix(scores) -> np.ndarray:
-    """Return ``scores`` as a validated float64 (N, J) array of 0, 1 and NaN."""
+    """Return ``scores`` as a validated float64 (N, J) array of 0, 1 and NaN.
+
+    The result may share memory with the caller's array; it is never written.
+    """
     try:
         arr = np.asarray(scores)
     except Exception as exc:  # ragged nested sequences and the like
         raise TypeError(f"scores must be a 2-D numeric array: {exc}") from None
-    if arr.dtype == bool:
-        arr = arr.astype(np.float64)
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
+            or np.issubdtype(arr.dtype, np.floating)):
         raise TypeError(
             f"scores must be a numeric array of 0/1 (NaN = not presented), got dtype {arr.dtype}"
         )
@@ -322,12 +264,17 @@ def _as_score_matrix(scores) -> np.ndarray:
         raise ValueError(f"at least 2 candidates (rows) are needed, got {n}")
     if j < 1:
         raise ValueError("scores has no items (0 columns)")
-    arr = np.array(arr, dtype=np.float64)  # copy: never modify the caller's array
-    if np.isinf(arr).any():
-        r, c = np.argwhere(np.isinf(arr))[0]
-        raise ValueError(f"scores contains an infinite value (row {r}, column {c})")
-    bad = ~(np.isnan(arr) | (arr == 0.0) | (arr == 1.0))
-    if bad.any():
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    # x (x - 1) is 0 for 0 and 1, NaN for NaN and nonzero (or inf) otherwise
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = arr * (arr - 1.0)
+        np.abs(t, out=t)
+        worst = np.fmax.reduce(t, axis=None)
+    if worst > 0:
+        if np.isinf(arr).any():
+            r, c = np.argwhere(np.isinf(arr))[0]
+            raise ValueError(f"scores contains an infinite value (row {r}, column {c})")
+        bad = ~(np.isnan(arr) | (arr == 0.0) | (arr == 1.0))
         r, c = np.argwhere(bad)[0]
         raise ValueError(
             f"scores must contain only 0, 1 or NaN (not presented); found {int(bad.sum())} "
@@ -336,14 +283,11 @@ def _as_score_matrix(scores) -> np.ndarray:
     return arr
 
 
-def _screen_items(arr: np.ndarray, min_items: int, model: str):
-    """Find usable items; return (mask, notes). Raise if too few remain."""
-    observed = ~np.isnan(arr)
-    n_obs = observed.sum(axis=0)
-    n_right = np.nansum(arr, axis=0)
-    used = np.ones(arr.shape[1], dtype=bool)
+def _screen_items(n_obs: np.ndarray, n_right: np.ndarray, min_items: int, model: str):
+    """Find usable items from per-item counts; return (mask, notes). Raise if too few."""
+    used = np.ones(n_obs.size, dtype=bool)
     notes = []
-    for j in range(arr.shape[1]):
+    for j in range(n_obs.size):
         if n_obs[j] == 0:
             used[j] = False
             notes.append(f"item {j}: never presented (all NaN); excluded, parameters nan")
@@ -363,9 +307,60 @@ def _screen_items(arr: np.ndarray, min_items: int, model: str):
         detail = "; ".join(notes) if notes else "none excluded"
         raise ValueError(
             f"the {model} model needs at least {min_items} items with both right and wrong "
-            f"answers, got {int(used.sum())} of {arr.shape[1]} ({detail})"
+            f"answers, got {int(used.sum())} of {n_obs.size} ({detail})"
         )
     return used, notes
+
+
+@dataclass
+class _Data:
+    """Validated, pattern-collapsed response data for the used items."""
+
+    X: np.ndarray  # (U, K) float64, 1 = right, 0 = wrong or not presented
+    M: np.ndarray | None  # (U, K) float64 mask, 1 = presented; None if all presented
+    f: np.ndarray  # (U,) float64 pattern frequencies
+    unit: bool  # True if every f == 1 (no collapsing): multiplications by f skipped
+    inverse: np.ndarray | None  # (N,) row -> pattern, None if not collapsed
+    n_persons: int
+
+
+def _collapse(X0: np.ndarray, missing: np.ndarray | None) -> _Data:
+    """Collapse identical response patterns (NaN-aware) into weighted rows.
+
+    ``X0`` holds 1 = right and 0 = wrong or not presented, ``missing`` the
+    not-presented mask (None if every response was presented). Rows are
+    hashed exactly: cells coded 0/1/2 (2 = not presented) are multiplied by two
+    fixed vectors of random integers small enough that every dot product is
+    an integer below 2**53 (exact in float64 whatever the BLAS summation
+    order). Equal rows get equal hashes; the grouping is then verified row by
+    row, with an exact byte-wise grouping in the (astronomically unlikely)
+    case of a hash collision. Collapsing is kept only if it removes at least
+    30% of the rows; otherwise ``X0`` itself is used (no copy).
+    """
+    n, k = X0.shape
+    code = X0 if missing is None else X0 + 2.0 * missing
+    bits = 52 - int(np.ceil(np.log2(2 * k + 1)))
+    w = np.random.default_rng(20240601).integers(0, 2**bits, size=(k, 2)).astype(np.float64)
+    h = code @ w
+    _, first, inverse, counts = np.unique(
+        h[:, 0] + 1j * h[:, 1], return_index=True, return_inverse=True, return_counts=True
+    )
+    if first.size > 0.7 * n:  # nearly all patterns unique: collapsing would not pay
+        M = None if missing is None else np.ascontiguousarray(~missing, dtype=np.float64)
+        return _Data(X=np.ascontiguousarray(X0), M=M, f=np.ones(n), unit=True,
+                     inverse=None, n_persons=n)
+    inverse = inverse.ravel()
+    ok = all(np.array_equal(code[sl], code[first[inverse[sl]]]) for sl in _row_chunks(n))
+    if not ok:  # hash collision: exact (slower) grouping on the bytes
+        key = np.ascontiguousarray(code.astype(np.int8))
+        void = key.view(np.dtype((np.void, k))).ravel()
+        _, first, inverse, counts = np.unique(
+            void, return_index=True, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.ravel()
+    M = None if missing is None else np.ascontiguousarray(~missing[first], dtype=np.float64)
+    return _Data(X=np.ascontiguousarray(X0[first]), M=M, f=counts.astype(np.float64),
+                 unit=False, inverse=inverse, n_persons=n)
 
 
 def _quadrature(n_quad: int):
@@ -378,31 +373,47 @@ def _quadrature(n_quad: int):
 # --------------------------------------------------------------------------- EM
 
 
-def _estep(data: _Data, a: np.ndarray, d: np.ndarray, nodes, logw):
+def _estep(data: _Data, a: np.ndarray, d: np.ndarray, nodes, logw, normalise=True):
     """Posterior over the nodes for every pattern and the marginal log-likelihood.
 
     ``log L_iq = sum_j m_ij [x_ij z_qj - log(1 + exp(z_qj))]`` with
-    ``z_qj = a_j theta_q + d_j``, computed as ``X @ Z.T + M @ log(1 - P).T``.
+    ``z_qj = a_j theta_q + d_j``, computed as ``X @ Z.T + M @ log(1 - P).T``
+    (log space; the row maximum is subtracted before exponentiating).
+    Returns ``(post, rowsum, loglik)``; ``post`` is normalised in place
+    unless ``normalise`` is False (then ``post / rowsum`` is the posterior).
     """
     Z = np.multiply.outer(nodes, a) + d  # (Q, K) logits
     log1mP = -np.logaddexp(0.0, Z)  # log(1 - P), stable for any Z
     LL = data.X @ Z.T  # (U, Q)
     if data.M is None:
-        LL += log1mP.sum(axis=1)
+        LL += log1mP.sum(axis=1) + logw
     else:
         LL += data.M @ log1mP.T
-    LL += logw
-    mx = LL.max(axis=1, keepdims=True)
-    post = np.exp(LL - mx)
-    s = post.sum(axis=1, keepdims=True)
-    post /= s
-    loglik = float(data.f @ (mx[:, 0] + np.log(s[:, 0])))
-    return post, loglik
+        LL += logw
+    mx = LL.max(axis=1)
+    LL -= mx[:, None]
+    # exp(-700) ~ 1e-304 is still a normal float: subnormal posteriors would
+    # make the following matrix products ~5x slower on x86 and change nothing.
+    np.maximum(LL, -700.0, out=LL)
+    np.exp(LL, out=LL)
+    rowsum = LL.sum(axis=1)
+    loglik = float(data.f @ (mx + np.log(rowsum)))
+    if normalise:
+        LL /= rowsum[:, None]
+    return LL, rowsum, loglik
 
 
-def _expected_counts(data: _Data, post: np.ndarray):
-    """r_jq = sum_i f_i x_ij post_iq and n_jq = sum_i f_i m_ij post_iq."""
-    fpost = post * data.f[:, None]
+def _expected_counts(data: _Data, post: np.ndarray, rowsum=None):
+    """r_jq = sum_i f_i x_ij post_iq and n_jq = sum_i f_i m_ij post_iq.
+
+    ``post`` may be unnormalised with row sums ``rowsum``; it is then
+    overwritten (scaled in place) to save a pass over the U x Q array.
+    """
+    if rowsum is None:
+        fpost = post if data.unit else post * data.f[:, None]
+    else:
+        post *= (data.f / rowsum)[:, None]
+        fpost = post
     r = data.X.T @ fpost  # (K, Q)
     if data.M is None:
         n = np.broadcast_to(fpost.sum(axis=0), r.shape)
@@ -662,41 +673,115 @@ def _fit_stats(r, n, nodes, a, d):
     return sq.sum(axis=1) / (n * W).sum(axis=1), out / n_obs
 
 
+def _squarem(em_map, params, tol, max_iter):
+    """Run EM with SQUAREM acceleration (Varadhan & Roland 2008, scheme S3).
+
+    ``em_map(p) -> (G(p), loglik(p))`` is one EM iteration. A cycle takes two
+    EM steps ``p1 = G(p0)``, ``p2 = G(p1)``, extrapolates
+    ``p' = p0 + 2 alpha r + alpha^2 v`` (``r = p1 - p0``,
+    ``v = p2 - 2 p1 + p0``, ``alpha = clip(|r| / |v|, 1, step_max)``) and
+    stabilises with ``G(p')``; if the log-likelihood at ``p'`` is below that
+    at ``p1`` the extrapolation is dropped (plain EM from ``p2``) and the step
+    bound shrinks. Convergence: a plain EM step changes no parameter by more
+    than ``tol``. Every evaluation of ``em_map`` counts as one iteration.
+    Returns ``(params, n_iter, converged, last_change, diverged)``.
+    """
+    n_eval = 0
+    step_max = 1.0
+    change = np.inf
+    p0 = params
+    while True:
+        p1, ll0 = em_map(p0)
+        n_eval += 1
+        r = p1 - p0
+        change = float(np.max(np.abs(r)))
+        if not np.isfinite(change) or not np.isfinite(ll0):
+            return p0, n_eval, False, change, True
+        if change < tol:
+            return p1, n_eval, True, change, False
+        if n_eval >= max_iter:
+            return p1, n_eval, False, change, False
+        p2, ll1 = em_map(p1)
+        n_eval += 1
+        v = p2 - 2.0 * p1 + p0
+        nv = float(np.sqrt(v @ v))
+        if not np.all(np.isfinite(p2)):
+            return p1, n_eval, False, change, True
+        if nv == 0.0 or n_eval >= max_iter:
+            p0 = p2
+            if n_eval >= max_iter:
+                return p2, n_eval, False, change, False
+            continue
+        alpha = min(max(float(np.sqrt(r @ r)) / nv, 1.0), step_max)
+        p_ext = p0 + 2.0 * alpha * r + alpha**2 * v
+        p3, ll_ext = em_map(p_ext)
+        n_eval += 1
+        if np.isfinite(ll_ext) and ll_ext >= ll1 and np.all(np.isfinite(p3)):
+            p0 = p3
+            if alpha == step_max:
+                step_max *= 4.0
+        else:  # extrapolation overshot: fall back to plain EM from p2
+            p0 = p2
+            step_max = max(1.0, step_max / 4.0)
+        if n_eval >= max_iter:
+            return p0, n_eval, False, change, False
+
+
 def _fit(scores, model, n_quad, tol, max_iter, se):
     _check_options(n_quad, tol, max_iter, se)
     arr = _as_score_matrix(scores)
     n_all, j_all = arr.shape
-    used, notes = _screen_items(arr, 2 if model == "rasch" else 3, model)
-    data = _collapse(arr[:, used])
+    missing = np.isnan(arr)
+    if missing.any():
+        X0 = np.where(missing, 0.0, arr)
+        n_obs = n_all - missing.sum(axis=0)
+    else:
+        X0, missing = arr, None
+        n_obs = np.full(j_all, n_all)
+    n_right = np.ones(n_all) @ X0
+    used, notes = _screen_items(n_obs, n_right, 2 if model == "rasch" else 3, model)
+    if not used.all():
+        X0 = X0[:, used]
+        missing = None if missing is None else missing[:, used]
+        if missing is not None and not missing.any():
+            missing = None
+    data = _collapse(X0, missing)
+    del arr, X0, missing
     nodes, logw = _quadrature(n_quad)
     k = int(used.sum())
 
-    d = _start_values(data)
-    a = np.ones(k)
-    s = 1.0
-    converged = False
-    n_iter = 0
+    d0 = _start_values(data)
+    if model == "rasch":
+        params = np.concatenate([[1.0], d0])
+
+        def unpack(p):
+            return np.full(k, p[0]), p[1:]
+
+        def em_map(p):
+            post, rowsum, ll = _estep(data, *unpack(p), nodes, logw, normalise=False)
+            r, n = _expected_counts(data, post, rowsum)
+            s_new, d_new = _mstep_rasch(r, n, nodes, p[0], p[1:])
+            return np.concatenate([[s_new], d_new]), ll
+    else:
+        params = np.concatenate([np.ones(k), d0])
+
+        def unpack(p):
+            return p[:k], p[k:]
+
+        def em_map(p):
+            post, rowsum, ll = _estep(data, *unpack(p), nodes, logw, normalise=False)
+            r, n = _expected_counts(data, post, rowsum)
+            a_new, d_new = _mstep_2pl(r, n, nodes, p[:k], p[k:])
+            return np.concatenate([a_new, d_new]), ll
+
     with np.errstate(over="ignore", under="ignore"):
-        for n_iter in range(1, max_iter + 1):
-            post, _ = _estep(data, a, d, nodes, logw)
-            r, n = _expected_counts(data, post)
-            if model == "rasch":
-                s_new, d_new = _mstep_rasch(r, n, nodes, s, d)
-                change = max(abs(s_new - s), float(np.abs(d_new - d).max()))
-                s, d = s_new, d_new
-                a = np.full(k, s)
-            else:
-                a_new, d_new = _mstep_2pl(r, n, nodes, a, d)
-                change = float(max(np.abs(a_new - a).max(), np.abs(d_new - d).max()))
-                a, d = a_new, d_new
-            if not np.isfinite(change):
-                notes.append("EM diverged (non-finite parameters); results are not usable")
-                break
-            if change < tol:
-                converged = True
-                break
-        post, loglik = _estep(data, a, d, nodes, logw)
-    if not converged:
+        params, n_iter, converged, change, diverged = _squarem(em_map, params, tol, max_iter)
+        if diverged:
+            notes.append("EM diverged (non-finite parameters); results are not usable")
+        a, d = unpack(params)
+        s = float(params[0]) if model == "rasch" else 1.0
+        post, _, loglik = _estep(data, a, d, nodes, logw)
+    if not converged and not diverged:
         notes.append(
             f"EM did not converge in {max_iter} iterations (last change {change:.3g} >= tol {tol})"
         )
