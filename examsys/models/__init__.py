@@ -4,3 +4,4 @@ from .bank import Item, ItemReview, ItemVersion, MediaFile  # noqa: F401
 from .papers import Blueprint, ItemUsage, Paper, PaperForm, PaperItem  # noqa: F401
 from .taxonomy import KnowledgeNode, Occupation, WeightEntry  # noqa: F401
 from .users import AuthSession, LoginThrottle, Role, Station, User  # noqa: F401
+from .exams import AttemptEvent, ExamAttempt, ExamCandidate, ExamResponse, ExamSession  # noqa: F401
