@@ -166,6 +166,8 @@ class FillBlank(ItemTypeSpec):
             else:
                 cur.append(c)
         answers.append("".join(cur).strip())
+        if tol is not None:  # numeric answers: store them half-width ("１２．５" -> "12.5")
+            answers = [nfkc(a).strip() for a in answers]
         return {"answers": answers, "tolerance": tol, "unit": unit}, []
 
 
