@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup
 
 COMMAND_MODULES = [
     "examsys.commands.demo",
+    "examsys.commands.bank",
 ]
 
 

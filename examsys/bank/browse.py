@@ -70,3 +70,6 @@ def browse():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("bank/browse.html", q=q, result=result, problems=problems, args=args,
                            occupations=taxonomy_service.list_occupations(), types=TYPES, statuses=STATUSES)
+
+
+from . import io_views  # noqa: E402,F401  (import/export pages on the same blueprint)
