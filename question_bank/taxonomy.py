@@ -349,7 +349,8 @@ def validate_taxonomy(d: Any) -> list[Problem]:
     tax_grades = tuple(d["grades"]) if not grades_probs else None
 
     first_seen: dict[str, str] = {}
-    area_part: dict[str, str] = {}
+    area_part: dict[str, str] = {}  # areas with a valid part
+    area_codes: set[str] = set()
 
     def code_of(node: Mapping[str, Any], path: str, parent: str | None) -> None:
         code = _text(node, "code", path, out)
@@ -378,6 +379,8 @@ def validate_taxonomy(d: Any) -> list[Problem]:
             continue
         _unknown_keys(area, ("code", "name", "part", "units"), ap, out)
         code_of(area, ap, None)
+        if isinstance(area.get("code"), str):
+            area_codes.add(area["code"])
         _text(area, "name", ap, out)
         part = area.get("part")
         if part not in PARTS:
@@ -453,7 +456,8 @@ def validate_taxonomy(d: Any) -> list[Problem]:
                     out.append(make_problem(ep, "negative", value=v))
                     ok = False
                 total += v
-                if area_part.get(str(a)) != part:
+                known = str(a) in area_codes
+                if not known or (str(a) in area_part and area_part[str(a)] != part):
                     out.append(make_problem(ep, "weight_unknown_area", value=str(a), part=part,
                                             part_zh=_PART_ZH[part]))
             if ok and abs(total - 100.0) > _EPS:
