@@ -392,9 +392,11 @@ def _estep(data: _Data, a: np.ndarray, d: np.ndarray, nodes, logw, normalise=Tru
         LL += logw
     mx = LL.max(axis=1)
     LL -= mx[:, None]
-    # exp(-700) ~ 1e-304 is still a normal float: subnormal posteriors would
-    # make the following matrix products ~5x slower on x86 and change nothing.
-    np.maximum(LL, -700.0, out=LL)
+    # Floor at exp(-230) ~ 1e-100 relative to the row maximum (a negligible
+    # mass): posteriors near 1e-300 times small probabilities in later matrix
+    # products (post @ P) would create subnormal numbers, which are ~5-10x
+    # slower on x86 and change nothing.
+    np.maximum(LL, -230.0, out=LL)
     np.exp(LL, out=LL)
     rowsum = LL.sum(axis=1)
     loglik = float(data.f @ (mx + np.log(rowsum)))
@@ -488,78 +490,97 @@ def _row_chunks(n_rows: int):
 def _full_se_cost(data: _Data, n_quad: int) -> float:
     """Approximate flop count of :func:`_observed_hessian_full`."""
     u, k = data.X.shape
-    cost = 20.0 * u * k * k + 6.0 * u * n_quad * k
+    cost = 12.0 * u * k * k + 6.0 * u * n_quad * k
     if data.M is not None:
         n_mpat = np.unique(np.packbits(data.M.astype(bool), axis=1), axis=0).shape[0]
         cost += 6.0 * n_mpat * n_quad * k * k
     return cost
 
 
+def _mask_patterns(M: np.ndarray):
+    """Distinct rows of the presentation mask: (masks (G, K), group index (U,))."""
+    keys, inv = np.unique(np.packbits(M.astype(bool), axis=1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    first = np.zeros(keys.shape[0], dtype=np.intp)
+    first[inv[::-1]] = np.arange(inv.size)[::-1]
+    return M[first], inv
+
+
 def _observed_hessian_full(data: _Data, post, nodes, a, d):
     """Hessian of the marginal log-likelihood in (a_1..a_K, d_1..d_K), exact.
 
-    Louis (1982) identity, per candidate i with posterior E_i over the nodes:
-    ``H = sum_i f_i (E_i[d2 log p] + E_i[s s'] - E_i[s] E_i[s]')`` where s is
-    the complete-data score ``s_(j,a) = m_ij (x_ij - P_jq) theta_q``,
-    ``s_(j,d) = m_ij (x_ij - P_jq)``. Cost ~ 20 U K^2 flops.
+    Louis (1982) identity in covariance form. For candidate i with posterior
+    ``E_i`` over the nodes and complete-data score ``s_iq`` (``s_(j,a) =
+    m_ij (x_ij - P_jq) theta_q``, ``s_(j,d) = m_ij (x_ij - P_jq)``)::
+
+        H = sum_i f_i ( E_i[d2 log p(x_i | theta)] + Cov_i[s] )
+
+    The first term is diagonal per item, ``-sum_q n_jq P(1-P) (theta^2,
+    theta, 1)``. In ``Cov_i[s]`` the responses enter only through ``x_ij``
+    times posterior covariances, e.g. the (d_j, d_l) entry is
+    ``m_ij m_il (E_i[P_j P_l] - E_i[P_j] E_i[P_l])``, so the whole matrix is a
+    few (U x K)' (U x K) products (~10 U K^2 flops) plus, for each distinct
+    presentation pattern, three (K x Q)(Q x K) products.
     """
     u, k = data.X.shape
     th = nodes
-    vs = (th**2, th, np.ones_like(th))  # weights for the (a,a), (a,d), (d,d) blocks
+    th2 = th**2
     P = expit(np.multiply.outer(th, a) + d)  # (Q, K)
-    PQ = P * (1.0 - P)
-    C1 = [np.zeros((k, k)) for _ in vs]
-    C2 = np.zeros((2 * k, 2 * k))
-    nq_by_item = np.zeros((k, th.size))
+    aa = np.zeros((k, k))
+    ad = np.zeros((k, k))
+    dd = np.zeros((k, k))
+    nqj = np.zeros((k, th.size))
     for sl in _row_chunks(u):
         X = data.X[sl]
-        f = data.f[sl]
-        M = None if data.M is None else data.M[sl]
         pst = post[sl]
-        fpost = pst * f[:, None]
-        nq_by_item += (fpost.sum(axis=0)[None, :] if M is None else M.T @ fpost)
-        A = {}
-        for idx, v in enumerate(vs):
-            Av = pst @ (v[:, None] * P)  # (rows, K): sum_q post v P_jq
-            A[idx] = Av
-            uv = pst @ v
-            XtXw = X.T @ (X * (f * uv)[:, None])
-            MA = Av * f[:, None] if M is None else Av * M * f[:, None]
-            XtMA = X.T @ MA
-            C1[idx] += XtXw - XtMA - XtMA.T
-        e_th = pst @ th
-        Sa = X * e_th[:, None] - (A[1] if M is None else A[1] * M)
-        Sd = X - (A[2] if M is None else A[2] * M)
-        S = np.concatenate([Sa, Sd], axis=1)
-        C2 += S.T @ (S * f[:, None])
-    # sum_i f_i post_iq m_ij m_il v_q P_jq P_lq: the only term that needs the
-    # presentation pattern of the pair (j, l); grouped by distinct mask rows.
+        sf = np.sqrt(data.f[sl])[:, None]
+        M = None if data.M is None else data.M[sl]
+        fp = pst if data.unit else pst * data.f[sl][:, None]
+        nqj += fp.sum(axis=0)[None, :] if M is None else M.T @ fp
+        A1 = pst @ P  # E_i[P_j]
+        At = pst @ (th[:, None] * P)  # E_i[theta P_j]
+        At2 = pst @ (th2[:, None] * P)  # E_i[theta^2 P_j]
+        e1 = pst @ th
+        var = np.clip(pst @ th2 - e1**2, 0.0, None)  # Var_i(theta)
+        if M is not None:
+            A1 *= M
+            At *= M
+            At2 *= M
+        # (a, a): x x' Var(theta) - x Cov(theta, theta P)' - Cov(theta P, theta) x'
+        #         + [E(theta^2 P P') via T4] - E(theta P) E(theta P)'
+        B = X * (sf * np.sqrt(var)[:, None])
+        aa += B.T @ B
+        G = X.T @ (sf * sf * (At2 - e1[:, None] * At))
+        aa -= G + G.T
+        Bt = At * sf
+        aa -= Bt.T @ Bt
+        # (a, d): -x Cov(theta, P)' + [E(theta P P') via T4] - E(theta P) E(P)'
+        B1 = A1 * sf
+        ad -= X.T @ (sf * sf * (At - e1[:, None] * A1)) + Bt.T @ B1
+        # (d, d): [E(P P') via T4] - E(P) E(P)'
+        dd -= B1.T @ B1
+    # T4 terms sum_i f_i m_ij m_il E_i[v P_j P_l], v in (theta^2, theta, 1),
+    # grouped by presentation pattern (one group when everything was seen).
     if data.M is None:
-        nq = nq_by_item[0]
-        for idx, v in enumerate(vs):
-            C1[idx] += P.T @ (P * (v * nq)[:, None])
+        groups = [(None, nqj[0])]
     else:
-        mkeys, minv = np.unique(np.packbits(data.M.astype(bool), axis=1), axis=0,
-                                return_inverse=True)
-        minv = minv.ravel()
-        n_mpat = mkeys.shape[0]
-        B = np.zeros((n_mpat, th.size))
-        np.add.at(B, minv, post * data.f[:, None])
-        first = np.zeros(n_mpat, dtype=np.intp)
-        first[minv[::-1]] = np.arange(u)[::-1]
-        masks = data.M[first]  # (n_mpat, K)
-        for g in range(n_mpat):
-            mk = masks[g]
-            Pm = P * mk[None, :]
-            for idx, v in enumerate(vs):
-                C1[idx] += Pm.T @ (Pm * (v * B[g])[:, None])
-    ediag = [(PQ.T * nq_by_item) @ v for v in vs]  # sum_q n_jq P(1-P) v_q
+        masks, inv = _mask_patterns(data.M)
+        fp = post if data.unit else post * data.f[:, None]
+        order = np.argsort(inv, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(inv[order]) != 0])
+        Bq = np.add.reduceat(fp[order], starts, axis=0)  # (G, Q)
+        groups = [(masks[g], Bq[g]) for g in range(masks.shape[0])]
+    for mk, wq in groups:
+        Pm = P if mk is None else P * mk[None, :]
+        aa += Pm.T @ (Pm * (wq * th2)[:, None])
+        ad += Pm.T @ (Pm * (wq * th)[:, None])
+        dd += Pm.T @ (Pm * wq[:, None])
+    W = (P * (1.0 - P)).T * nqj  # (K, Q): n_jq P(1 - P)
     H = np.empty((2 * k, 2 * k))
-    H[:k, :k] = C1[0] - np.diag(ediag[0])
-    H[:k, k:] = C1[1] - np.diag(ediag[1])
+    H[:k, :k] = aa - np.diag(W @ th2)
+    H[:k, k:] = ad - np.diag(W @ th)
     H[k:, :k] = H[:k, k:].T
-    H[k:, k:] = C1[2] - np.diag(ediag[2])
-    H -= C2
+    H[k:, k:] = dd - np.diag(W.sum(axis=1))
     return 0.5 * (H + H.T)
 
 
