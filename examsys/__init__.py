@@ -14,6 +14,7 @@ BLUEPRINTS = [
     ("examsys.auth.routes", "bp"),
     ("examsys.admin.routes", "bp"),
     ("examsys.bank.routes", "bp"),
+    ("examsys.taxonomy.routes", "bp"),
 ]
 
 

@@ -90,3 +90,66 @@ def taxonomy_dict(occ: Occupation) -> dict:
         weights.setdefault(w.part, {}).setdefault(w.grade, {})[w.area_code] = w.weight
     return {"occupation": {"code": occ.code, "name": occ.name, "work_type": occ.work_type},
             "grades": list(occ.grades or []), "weights": weights, "tree": tree}
+
+
+class TaxonomyRejected(ValueError):
+    """The taxonomy (or an edit of it) is invalid; ``problems`` lists every problem, nothing was stored."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(p.message_en for p in problems))
+        self.problems = list(problems)
+
+
+def apply_taxonomy(data: dict, actor=None, *, allow_new: bool = True) -> Occupation:
+    """Validate a whole taxonomy dict and store it: nodes are updated in place by code, new ones added,
+    and nodes that are no longer listed are removed — unless items still refer to them (then the edit is
+    refused with a problem naming the node). Commits; on any problem nothing is stored."""
+    from question_bank.messages import Problem
+    from question_bank.taxonomy import validate_taxonomy
+
+    from ..models import Item
+
+    problems = [p for p in validate_taxonomy(data) if p.is_error]
+    if problems:
+        raise TaxonomyRejected(problems)
+    occ = get_occupation_by_code(data["occupation"]["code"])
+    if occ is None and not allow_new:
+        raise TaxonomyRejected([Problem("occupation.code", "unknown_occupation", "职业不存在", "unknown occupation")])
+    listed = {area["code"] for area in data.get("tree", [])}
+    for area in data.get("tree", []):
+        for unit in area.get("units", []):
+            listed.add(unit["code"])
+            listed.update(p["code"] for p in unit.get("points", []))
+    removed: list[KnowledgeNode] = []
+    if occ is not None:
+        for node in db.session.execute(select(KnowledgeNode).where(KnowledgeNode.occupation_id == occ.id)).scalars():
+            if node.code not in listed:
+                removed.append(node)
+        used = set(db.session.execute(select(Item.kp_id).where(Item.kp_id.in_([n.id for n in removed]))).scalars())
+        blocked = [n for n in removed if n.id in used]
+        if blocked:
+            raise TaxonomyRejected([Problem(f"tree.{n.code}", "node_in_use",
+                                            f"鉴定点 {n.code} 仍有试题引用，不能删除",
+                                            f"knowledge point {n.code} is still used by items and cannot be removed")
+                                    for n in blocked])
+    try:
+        occ = upsert_taxonomy(data, actor=actor)
+        # delete deepest first so parents are free of children
+        for node in sorted(removed, key=lambda n: -n.level):
+            db.session.delete(node)
+            db.session.flush()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return occ
+
+
+def node_counts(occ: Occupation) -> dict[str, int]:
+    """Number of items per knowledge-point code of the occupation."""
+    from sqlalchemy import func
+
+    from ..models import Item
+    rows = db.session.execute(select(Item.kp_code, func.count()).where(Item.occupation_id == occ.id)
+                              .group_by(Item.kp_code)).all()
+    return {code: n for code, n in rows}
