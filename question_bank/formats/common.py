@@ -604,39 +604,63 @@ class BankParser:
 def group_practical_rows(sheet: str, rows: Iterable[tuple[int, Sequence[RawCell]]], colmap: Mapping[str, int],
                          problems: list[Problem], *, inherit_task: bool = True
                          ) -> Iterator[list[tuple[int, Sequence[RawCell]]]]:
-    """Group practical-task rows by the ``task`` column (an empty task cell continues the task above when
-    ``inherit_task``, which covers merged cells). Non-contiguous reuse of a task id is a problem."""
+    """Group practical-task rows by the ``task`` column.
+
+    An empty task cell continues the task above when ``inherit_task`` (this covers merged cells). A first
+    row without a task id is a ``required`` problem; its group still collects the rows below (adopting the
+    first task id met) so that one missing id gives one problem. Reusing a task id after another task is a
+    ``duplicate_task`` problem and those rows are skipped.
+    """
     ti = colmap.get("task")
+    letter = None if ti is None else column_letter(ti)
     seen: dict[str, int] = {}
     cur_id: str | None = None
     group: list[tuple[int, Sequence[RawCell]]] = []
+    anonymous = skipping = False
     for rowno, cells in rows:
         cell = cells[ti] if ti is not None and ti < len(cells) else None
         tid = None
-        if cell is not None and cell.value is not None and not cell.formula:
-            tid = _cell_text(cell.value) or None
+        reported = False
         if cell is not None and cell.formula:
             problems.append(make_problem("task", "formula_cell", value=str(cell.value), sheet=sheet, row=rowno,
-                                         column=column_letter(ti)))
-            continue
+                                         column=letter))
+            reported = True
+        elif cell is not None and cell.value is not None:
+            tid = _cell_text(cell.value) or None
         if tid is None:
-            if inherit_task and group:
-                group.append((rowno, cells))
+            if skipping or (group and inherit_task):
+                if not skipping:
+                    group.append((rowno, cells))
                 continue
-            problems.append(make_problem("task", "required", sheet=sheet, row=rowno,
-                                         column=None if ti is None else column_letter(ti)))
+            if not reported:
+                problems.append(make_problem("task", "required", sheet=sheet, row=rowno, column=letter))
+            if not inherit_task:
+                continue
+            if group:
+                yield group
+            cur_id, group, anonymous, skipping = None, [(rowno, cells)], True, False
+            continue
+        if anonymous and group and tid not in seen:
+            seen[tid] = group[0][0]
+            cur_id, anonymous = tid, False
+            group.append((rowno, cells))
             continue
         if tid == cur_id:
-            group.append((rowno, cells))
+            if not skipping:
+                group.append((rowno, cells))
             continue
         if group:
             yield group
+        group, anonymous = [], False
+        cur_id = tid
         if tid in seen:
             problems.append(make_problem("task", "duplicate_task", value=tid, first_row=seen[tid], sheet=sheet,
-                                         row=rowno, column=column_letter(ti)))
-        else:
-            seen[tid] = rowno
-        cur_id, group = tid, [(rowno, cells)]
+                                         row=rowno, column=letter))
+            skipping = True
+            continue
+        seen[tid] = rowno
+        skipping = False
+        group = [(rowno, cells)]
     if group:
         yield group
 
