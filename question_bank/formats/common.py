@@ -602,18 +602,19 @@ class BankParser:
 
 
 def group_practical_rows(sheet: str, rows: Iterable[tuple[int, Sequence[RawCell]]], colmap: Mapping[str, int],
-                         problems: list[Problem], *, inherit_task: bool = True
-                         ) -> Iterator[list[tuple[int, Sequence[RawCell]]]]:
+                         problems: list[Problem], *, inherit_task: bool = True,
+                         seen: dict[str, int] | None = None) -> Iterator[list[tuple[int, Sequence[RawCell]]]]:
     """Group practical-task rows by the ``task`` column.
 
     An empty task cell continues the task above when ``inherit_task`` (this covers merged cells). A first
     row without a task id is a ``required`` problem; its group still collects the rows below (adopting the
     first task id met) so that one missing id gives one problem. Reusing a task id after another task is a
-    ``duplicate_task`` problem and those rows are skipped.
+    ``duplicate_task`` problem and those rows are skipped. ``seen`` (task id → first row) may be shared
+    between calls.
     """
     ti = colmap.get("task")
     letter = None if ti is None else column_letter(ti)
-    seen: dict[str, int] = {}
+    seen = {} if seen is None else seen
     cur_id: str | None = None
     group: list[tuple[int, Sequence[RawCell]]] = []
     anonymous = skipping = False
@@ -766,21 +767,29 @@ def parse_items_table(sheet: str, rows: Iterable[tuple[int, Sequence[RawCell]]],
     elif layout == "practical":
         for group in group_practical_rows(sheet, data_rows(), colmap, problems):
             parser.practical_group(group)
-    else:  # csv: rows with a task id are practical-task rows, in order of first appearance
-        ti = colmap.get("task")
+    else:  # csv: rows with a task id (or of type practical_task) are practical-task rows
+        ti, tyi = colmap.get("task"), colmap.get("type")
         pending: list[tuple[int, Sequence[RawCell]]] = []
+        seen: dict[str, int] = {}
+
+        def is_practical(cells: Sequence[RawCell]) -> bool:
+            if ti is not None and ti < len(cells) and cells[ti].value not in (None, ""):
+                return True
+            if tyi is not None and tyi < len(cells) and isinstance(cells[tyi].value, str):
+                try:
+                    return ItemType.parse(cells[tyi].value) is ItemType.PRACTICAL_TASK
+                except ValueError:
+                    return False
+            return False
 
         def flush() -> None:
             if pending:
-                for group in group_practical_rows(sheet, list(pending), colmap, problems, inherit_task=False):
+                for group in group_practical_rows(sheet, list(pending), colmap, problems, seen=seen):
                     parser.practical_group(group)
                 pending.clear()
 
         for rowno, cells in data_rows():
-            has_task = ti is not None and ti < len(cells) and cells[ti].value not in (None, "")
-            if has_task:
-                if pending and _cell_text(pending[-1][1][ti].value) != _cell_text(cells[ti].value):
-                    flush()
+            if is_practical(cells):
                 pending.append((rowno, cells))
             else:
                 flush()

@@ -63,7 +63,7 @@ def tamper(data, edits, *, delete_rows=()):
 
 
 def located(result):
-    return sorted((p.sheet, p.row, p.column, p.field, p.code) for p in result.problems)
+    return sorted(((p.sheet, p.row, p.column, p.field, p.code) for p in result.problems), key=str)
 
 
 # ------------------------------------------------------------------------------------------ round trip
