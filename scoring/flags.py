@@ -33,7 +33,7 @@ Codes
     a slope significantly below 0.
 ``station_leak``
     A group's facility on the item exceeds *every* other group's by more than ``leak_margin``
-    (0.20) after removing the groups' overall difference on the other items, with the lower
+    (0.15) after removing the groups' overall difference on the other items, with the lower
     confidence bound of each difference (binomial SE) above the margin.
 """
 
@@ -76,7 +76,7 @@ class FlagThresholds:
     ambiguous_key_ratio : float, default 0.5
     dif_min_group_n : int, default 100
     irt_mnsq_low, irt_mnsq_high : float, default 0.7, 1.3
-    leak_margin : float, default 0.20
+    leak_margin : float, default 0.15
     leak_min_group_n : int, default 20
     pass_fraction : float, default 0.60
         Pass mark as a share of the maximum total (what-if of a mis-key).
@@ -97,7 +97,7 @@ class FlagThresholds:
     dif_min_group_n: int = 100
     irt_mnsq_low: float = 0.7
     irt_mnsq_high: float = 1.3
-    leak_margin: float = 0.20
+    leak_margin: float = 0.15
     leak_min_group_n: int = 20
     pass_fraction: float = 0.60
     max_listed_candidates: int = 100
