@@ -273,12 +273,12 @@ def _as_score_matrix(scores) -> np.ndarray:
     if worst > 0:
         if np.isinf(arr).any():
             r, c = np.argwhere(np.isinf(arr))[0]
-            raise ValueError(f"scores contains an infinite value (row {r}, column {c})")
+            raise ValueError(f"scores contains an infinite value (row {r}, column {c}, 0-based)")
         bad = ~(np.isnan(arr) | (arr == 0.0) | (arr == 1.0))
         r, c = np.argwhere(bad)[0]
         raise ValueError(
             f"scores must contain only 0, 1 or NaN (not presented); found {int(bad.sum())} "
-            f"other value(s), first {arr[r, c]!r} at row {r}, column {c}"
+            f"other value(s), first {float(arr[r, c])!r} at row {r}, column {c} (0-based)"
         )
     return arr
 
