@@ -190,6 +190,7 @@ def _read(wb) -> TaxonomyImportResult:
     nodes: dict[str, tuple[str, dict[str, Any], str]] = {}  # code -> (kind, node dict, path)
     last: dict[int, tuple[dict[str, Any], str] | None] = {1: None, 2: None}
     first_area_row: dict[str, int] = {}
+    parts_unknown = False  # an area without a valid part: weight sums cannot be judged
     for rowno, cells in rows:
         if all(c.value is None or (isinstance(c.value, str) and not c.value.strip()) for c in cells):
             continue
@@ -200,9 +201,8 @@ def _read(wb) -> TaxonomyImportResult:
         level = None
         if level_text is not None:
             level = _LEVEL_WORDS.get(nfkc(level_text).strip().casefold())
-            if level is None:
+            if level is None:  # reported; the level is then inferred from the code
                 r.problem("level", "level", "bad_level", value=level_text)
-                continue
         if code is None:
             if "code" not in r.failed:
                 r.problem("code", "code", "required")
@@ -227,6 +227,8 @@ def _read(wb) -> TaxonomyImportResult:
         if level == 1:
             part_text = r.text("part", "part")
             part = _PART_WORDS.get(nfkc(part_text).strip().casefold()) if part_text else None
+            if part is None:
+                parts_unknown = True
             path = f"tree[{len(tree)}]"
             node = {"code": code, "name": name, "part": part if part else part_text, "units": []}
             tree.append(node)
@@ -255,20 +257,22 @@ def _read(wb) -> TaxonomyImportResult:
         nodes.setdefault(code, ("area" if level == 1 else "unit" if level == 2 else "point", node, path))
         where[path] = (rowno, "node")
     problems += p.problems
+    failed_cells = {(q.sheet, q.row, q.column) for q in p.problems}
     for part in weights:  # complete the grade tables so a missing area weight counts as 0
         for g in weights[part]:
             weights[part][g] = dict(weights[part][g])
     d: dict[str, Any] = {"occupation": occ, "grades": grades, "weights": weights, "tree": tree}
-    found = validate_taxonomy(d)
+    found = [q for q in validate_taxonomy(d) if not (parts_unknown and q.code == "weights_sum")]
     occ_ws_title = occ_ws.title
+    located: list[Problem] = []
     for q in found:
         f = q.field
         if f.startswith("occupation.") or f == "occupation":
             key = f.split(".", 1)[1] if "." in f else "code"
-            problems.append(q.located(sheet=occ_ws_title, row=occ_rows.get(key), column="B"))
+            located.append(q.located(sheet=occ_ws_title, row=occ_rows.get(key), column="B"))
             continue
         if f.startswith("grades"):
-            problems.append(q.located(sheet=occ_ws_title, row=occ_rows.get("grades"), column="B"))
+            located.append(q.located(sheet=occ_ws_title, row=occ_rows.get("grades"), column="B"))
             continue
         if f.startswith("weights"):
             parts = f.split(".")
@@ -283,7 +287,7 @@ def _read(wb) -> TaxonomyImportResult:
                 row = first_area_row.get(part)
             if q.code == "missing_weights":
                 row, col = 1, None
-            problems.append(q.located(sheet=tax_ws.title, row=row or 1,
+            located.append(q.located(sheet=tax_ws.title, row=row or 1,
                                       column=column_letter(col) if col is not None else None))
             continue
         m = re.match(r"^(tree\[\d+\](?:\.units\[\d+\](?:\.points\[\d+\])?)?)(?:\.([a-z_]+))?", f)
@@ -292,10 +296,11 @@ def _read(wb) -> TaxonomyImportResult:
             sub = m.group(2) or "code"
             col_key = {"units": "code", "points": "code"}.get(sub, sub)
             i = colmap.get(col_key)
-            problems.append(q.located(sheet=tax_ws.title, row=row,
+            located.append(q.located(sheet=tax_ws.title, row=row,
                                       column=column_letter(i) if i is not None else None))
         else:
-            problems.append(q.located(sheet=tax_ws.title))
+            located.append(q.located(sheet=tax_ws.title))
+    problems += [q for q in located if (q.sheet, q.row, q.column) not in failed_cells]
     errors = [q for q in problems if q.is_error]
     warnings = [q for q in problems if not q.is_error]
     errors.sort(key=lambda q: (q.sheet or "", q.row or 0, len(q.column or ""), q.column or ""))
