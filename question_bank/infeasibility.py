@@ -61,6 +61,9 @@ class Finding:
         ``items``, ``points``, ``p``, ``min`` ...
     severity : str
         ``error`` (proves infeasibility / must give way) or ``warning``.
+    option : int or None
+        Elastic stage: 1 = the cheapest way out; 2 = the alternative when the rules of option 1 are
+        kept (so together they name the conflicting rules).
     """
 
     stage: str
@@ -75,12 +78,13 @@ class Finding:
     relax: float | None = None
     unit: str = "items"
     severity: str = "error"
+    option: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "code": self.code, "rule": self.rule, "subject": self.subject,
                 "forms": list(self.forms), "need": self.need, "have": self.have, "relax": self.relax,
-                "unit": self.unit, "severity": self.severity, "message_zh": self.message_zh,
-                "message_en": self.message_en}
+                "unit": self.unit, "severity": self.severity, "option": self.option,
+                "message_zh": self.message_zh, "message_en": self.message_en}
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message_en} / {self.message_zh}"
@@ -385,6 +389,14 @@ _RULE_EN = {
 }
 
 
+_CODE_ZH = {"relax_x_coverage": "X 鉴定点覆盖", "relax_point_cap": "每点题数上限",
+            "relax_mean_p_min": "平均难度下限", "relax_mean_p_max": "平均难度上限",
+            "relax_area_min": "鉴定比重下限", "relax_area_max": "鉴定比重上限"}
+_CODE_EN = {"relax_x_coverage": "X point coverage", "relax_point_cap": "per-point cap",
+            "relax_mean_p_min": "mean-p minimum", "relax_mean_p_max": "mean-p maximum",
+            "relax_area_min": "area minimum", "relax_area_max": "area maximum"}
+
+
 def _row_message(rule: str, subject: str, side: str, amount: float, form: str | None, bp: Blueprint
                  ) -> tuple[str, str, str]:
     """(code, zh, en) for one relaxed row; side 'lo' = below the lower bound, 'hi' = above the upper."""
@@ -441,12 +453,14 @@ def _row_message(rule: str, subject: str, side: str, amount: float, form: str | 
     return (f"relax_{rule}", f"{fz}规则「{zh}」（{subject}）需放宽 {a}", f"{fe}: rule '{en}' ({subject}) must give way by {a}")
 
 
-def _elastic_solve(model: "_Model", integral: bool, time_limit: float) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, str]:
-    """Solve the elastic model; returns (slacks per row for the lower side, upper side, status text)."""
+def _elastic_solve(model: "_Model", integral: bool, time_limit: float, hard_rules: frozenset[str] = frozenset()
+                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, str]:
+    """Solve the elastic model; returns (x, slack below lower bounds, slack above upper bounds, status)."""
     A = model.A
     m = A.shape[0]
     blk = model.block_of_row()
-    elastic = np.array([not model.blocks[b].hard for b in blk], dtype=bool) if m else np.zeros(0, bool)
+    elastic = np.array([not model.blocks[b].hard and model.blocks[b].rule not in hard_rules for b in blk],
+                       dtype=bool) if m else np.zeros(0, bool)
     w = np.array([model.blocks[b].weight for b in blk]) if m else np.zeros(0)
     lo_rows = np.flatnonzero(elastic & np.isfinite(model.lb))
     hi_rows = np.flatnonzero(elastic & np.isfinite(model.ub))
@@ -470,65 +484,110 @@ def _elastic_solve(model: "_Model", integral: bool, time_limit: float) -> tuple[
     return x, s_lo, s_hi, "optimal" if res.status == 0 else "time_limit"
 
 
-def elastic_findings(model: "_Model", bp: Blueprint, *, time_limit: float = 5.0, tol: float = 1e-5
-                     ) -> list[Finding]:
-    """Which rules must give way, and by how much: elastic LP, then (if the LP needs no slack or time
-    allows) an elastic MILP with a short limit. Rows of one rule are summarised per form."""
-    t0 = time.perf_counter()
-    K = model.K
-    blk = model.block_of_row()
-    out: list[Finding] = []
-    x, s_lo, s_hi, st = _elastic_solve(model, integral=False, time_limit=time_limit)
-    stage_note = "LP"
+@dataclass(frozen=True)
+class _Relaxed:
+    rule: str
+    subject: str
+    side: str
+    amount: float
+    form: int | None
+    unit: str
+
+
+def _elastic_round(model: "_Model", deadline: float, hard_rules: frozenset[str], milp_share: float, tol: float
+                   ) -> tuple[list[_Relaxed] | None, str]:
+    """One elastic solve: the LP, then the MILP (integral amounts) with ``milp_share`` of the time left."""
+    x, s_lo, s_hi, st = _elastic_solve(model, False, deadline - time.perf_counter(), hard_rules)
     if x is None:
-        return [Finding("elastic", "hard_rules_conflict", "item_set",
-                        "即使放宽所有可放宽的规则也无法组卷：锚题或题组（全选或全不选）本身冲突",
-                        "no paper exists even with every soft rule relaxed: anchors or item sets conflict")]
-    left = time_limit - (time.perf_counter() - t0)
+        return None, st
+    note = "LP"
+    left = deadline - time.perf_counter()
     if left > 0.2:
-        x2, lo2, hi2, st2 = _elastic_solve(model, integral=True, time_limit=left)
+        x2, lo2, hi2, st2 = _elastic_solve(model, True, left * milp_share, hard_rules)
         if x2 is not None:
-            s_lo, s_hi, stage_note = lo2, hi2, "MILP" + ("" if st2 == "optimal" else " (time limit)")
-    rows = np.flatnonzero((s_lo > tol) | (s_hi > tol))
-    summary_zh: dict[str, list[str]] = {}
-    summary_en: dict[str, list[str]] = {}
-    for r in rows.tolist():
+            s_lo, s_hi, note = lo2, hi2, "MILP" + ("" if st2 == "optimal" else ", time limit")
+    blk = model.block_of_row()
+    out = []
+    for r in np.flatnonzero((s_lo > tol) | (s_hi > tol)).tolist():
         b = model.blocks[blk[r]]
         subject = b.subjects[r - b.start] if r - b.start < len(b.subjects) else b.rule
         side = "lo" if s_lo[r] > tol else "hi"
-        amount = (s_lo[r] if side == "lo" else s_hi[r]) / b.div
-        form = FORM_LABELS[b.form] if b.form is not None and K > 1 else None
-        code, zh, en = _row_message(b.rule, subject, side, amount, form, bp)
+        out.append(_Relaxed(b.rule, subject, side, float((s_lo[r] if side == "lo" else s_hi[r]) / b.div), b.form,
+                            b.unit))
+    return out, note
+
+
+def _option_findings(rows: list[_Relaxed], K: int, bp: Blueprint, option: int) -> tuple[list[Finding], str, str]:
+    out = []
+    summary_zh: dict[str, list[str]] = {}
+    summary_en: dict[str, list[str]] = {}
+    for r in rows:
+        form = FORM_LABELS[r.form] if r.form is not None and K > 1 else None
+        code, zh, en = _row_message(r.rule, r.subject, r.side, r.amount, form, bp)
         if K == 1:
             zh = zh.replace("各卷合计", "本卷")
             en = en.replace("across forms", "the paper")
-        out.append(Finding("elastic", code, b.rule, zh, en, subject=subject,
-                           forms=(FORM_LABELS[b.form],) if b.form is not None else (), relax=float(amount),
-                           unit=b.unit))
-        summary_zh.setdefault(_RULE_ZH.get(b.rule, b.rule), []).append(
-            f"{FORM_LABELS[b.form]} 卷" if b.form is not None and K > 1 else "")
-        summary_en.setdefault(_RULE_EN.get(b.rule, b.rule), []).append(
-            f"form {FORM_LABELS[b.form]}" if b.form is not None and K > 1 else "")
-    if out:
-        def fmt(d: dict[str, list[str]], zh: bool) -> str:
-            parts = []
-            for rule, forms in d.items():
-                cnt: dict[str, int] = {}
-                for f in forms:
-                    cnt[f] = cnt.get(f, 0) + 1
-                detail = ("、" if zh else ", ").join(f"{f} {c}" if f else f"{c}" for f, c in cnt.items())
-                parts.append(f"{rule}（{detail}）" if zh else f"{rule} ({detail})")
-            return ("；" if zh else "; ").join(parts)
-        out.insert(0, Finding("elastic", "rules_must_give_way", "summary",
-                              f"各条规则单独都可满足，但合在一起无法满足；需让步的规则（{stage_note}）：{fmt(summary_zh, True)}",
-                              f"each rule alone can be met but not all together; rules that must give way "
-                              f"({stage_note}): {fmt(summary_en, False)}"))
-    else:
-        out.append(Finding("elastic", "elastic_inconclusive", "summary",
-                           "弹性模型在时限内未找到需让步的规则（可能是取整/粒度冲突），请延长时限后重试",
-                           "the elastic model found no rule to relax within the time limit (likely an integrality or "
-                           "granularity conflict); retry with a longer limit", severity="warning"))
-    return out
+        out.append(Finding("elastic", code, r.rule, zh, en, subject=r.subject,
+                           forms=(FORM_LABELS[r.form],) if r.form is not None else (), relax=r.amount,
+                           unit=r.unit, option=option))
+        summary_zh.setdefault(_CODE_ZH.get(code, _RULE_ZH.get(r.rule, r.rule)), []).append(form or "")
+        summary_en.setdefault(_CODE_EN.get(code, _RULE_EN.get(r.rule, r.rule)), []).append(form or "")
+
+    def fmt(d: dict[str, list[str]], zh: bool) -> str:
+        parts = []
+        for rule, forms in d.items():
+            cnt: dict[str, int] = {}
+            for f in forms:
+                cnt[f] = cnt.get(f, 0) + 1
+            if zh:
+                detail = "、".join(f"{f} 卷 {c} 处" if f else f"{c} 处" for f, c in cnt.items())
+            else:
+                detail = ", ".join(f"form {f}: {c}" if f else f"{c}" for f, c in cnt.items())
+            parts.append(f"{rule}（{detail}）" if zh else f"{rule} ({detail})")
+        return ("；" if zh else "; ").join(parts)
+
+    return out, fmt(summary_zh, True), fmt(summary_en, False)
+
+
+def elastic_findings(model: "_Model", bp: Blueprint, *, time_limit: float = 5.0, tol: float = 1e-5,
+                     alternatives: bool = True) -> list[Finding]:
+    """Which rules must give way, and by how much.
+
+    Option 1: every row gets a weighted slack and the total is minimised (the elastic LP, then the
+    elastic MILP with a short limit for integral amounts). Option 2 (``alternatives``): the same with
+    the rules relaxed in option 1 kept hard — the other way out. Together they name the rules in
+    conflict (e.g. X coverage ↔ mean difficulty). The first finding summarises; then one finding per
+    relaxed rule and form, each with ``relax`` (amount, in ``unit``) and ``option``.
+    """
+    deadline = time.perf_counter() + time_limit
+    K = model.K
+    rows1, note1 = _elastic_round(model, deadline, frozenset(), 0.5 if alternatives else 1.0, tol)
+    if rows1 is None:
+        return [Finding("elastic", "hard_rules_conflict", "item_set",
+                        "即使放宽所有可放宽的规则也无法组卷：锚题或题组（全选或全不选）本身冲突",
+                        "no paper exists even with every soft rule relaxed: anchors or item sets conflict")]
+    if not rows1:
+        return [Finding("elastic", "elastic_inconclusive", "summary",
+                        "弹性模型在时限内未找到需让步的规则（可能是取整/粒度冲突），请延长时限后重试",
+                        "the elastic model found no rule to relax within the time limit (likely an integrality or "
+                        "granularity conflict); retry with a longer limit", severity="warning")]
+    f1, zh1, en1 = _option_findings(rows1, K, bp, 1)
+    f2: list[Finding] = []
+    zh2 = en2 = ""
+    if alternatives and deadline - time.perf_counter() > 0.1:
+        rules1 = frozenset(r.rule for r in rows1)
+        rows2, note2 = _elastic_round(model, deadline, rules1, 1.0, tol)
+        if rows2:
+            f2, zh2, en2 = _option_findings(rows2, K, bp, 2)
+            zh2, en2 = f"；或者（方案 2，{note2}）保留上述规则，改为放宽：{zh2}", f"; or (option 2, {note2}) keep those and relax: {en2}"
+    conflict = list(dict.fromkeys([f.code for f in f1] + [f.code for f in f2]))
+    czh = " ↔ ".join(dict.fromkeys(_CODE_ZH.get(c, _RULE_ZH.get(c[6:], c)) for c in conflict))
+    cen = " <-> ".join(dict.fromkeys(_CODE_EN.get(c, _RULE_EN.get(c[6:], c)) for c in conflict))
+    head = Finding("elastic", "rules_must_give_way", "summary",
+                   f"各条规则单独都可满足，但合在一起无法满足（冲突：{czh}）。方案 1（{note1}）需放宽：{zh1}{zh2}",
+                   f"each rule alone can be met but not all together (conflict: {cen}). Option 1 ({note1}) "
+                   f"relax: {en1}{en2}")
+    return [head] + f1 + f2
 
 
 __all__ = ["Finding", "supply_checks", "elastic_findings"]
