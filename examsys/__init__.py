@@ -15,6 +15,7 @@ BLUEPRINTS = [
     ("examsys.admin.routes", "bp"),
     ("examsys.bank.routes", "bp"),
     ("examsys.taxonomy.routes", "bp"),
+    ("examsys.papers.routes", "bp"),
 ]
 
 

@@ -187,7 +187,7 @@ def _name_problem(name: str | None) -> list[Message]:
     return []
 
 
-def _occupation_and_grade(occupation_id: int | None, grade: Any) -> tuple[Occupation, int]:
+def occupation_and_grade(occupation_id: int | None, grade: Any) -> tuple[Occupation, int]:
     msgs = []
     occ = db.session.get(Occupation, occupation_id) if occupation_id else None
     if occ is None:
@@ -210,7 +210,7 @@ def save_blueprint(*, occupation_id: int, grade: Any, name: str, data: dict, act
 
     Raises :class:`PaperServiceError` (nothing stored) listing every error. Returns the row and the
     warnings."""
-    occ, g = _occupation_and_grade(occupation_id, grade)
+    occ, g = occupation_and_grade(occupation_id, grade)
     name_msgs = _name_problem(name)
     parsed, messages = validate_spec(occ, g, data)
     errors = name_msgs + [m for m in messages if m.severity == "error"]
@@ -292,6 +292,10 @@ def list_blueprints(occupation_id: int | None = None) -> list[Blueprint]:
 
 def get_blueprint(blueprint_id: int) -> Blueprint | None:
     return db.session.get(Blueprint, blueprint_id)
+
+
+def occupation_of(row) -> Occupation:
+    return db.session.get(Occupation, row.occupation_id)
 
 
 def blueprint_parts(row: Blueprint) -> list[str]:
