@@ -112,10 +112,9 @@ def _uid(actor) -> int | None:
 
 
 def _done(commit: bool) -> None:
+    """Commit, or leave the changes pending in the session for a batch caller (it flushes/commits)."""
     if commit:
         db.session.commit()
-    else:
-        db.session.flush()
 
 
 def get_item(item_id: int | str) -> Item:
@@ -273,7 +272,7 @@ def _grade_mask(grades: Iterable[int]) -> int:
 
 def _new_version(item: Item, number: int, c: dict, actor, comment: str) -> ItemVersion:
     content = {k: c[k] for k in content_fields(c["type"])}
-    v = ItemVersion(item_id=item.id, number=number, type=c["type"], kp_code=c["kp"], grades=list(c["grades"]),
+    v = ItemVersion(item=item, number=number, type=c["type"], kp_code=c["kp"], grades=list(c["grades"]),
                     points=c["points"], difficulty=c["difficulty"], discrimination=c["discrimination"],
                     source=c["source"] or "", stem=c["stem"], content=content, images=list(c["images"]),
                     comment=comment or "", created_by=_uid(actor), created_at=clock.now())
@@ -329,9 +328,8 @@ def create_item(data: Mapping[str, Any], actor, *, status: str = "draft", commen
         item = Item(occupation_id=occ.id, status=status, created_by=_uid(actor), created_at=now, updated_at=now)
         _denormalise(item, c, occ, ctx)
         db.session.add(item)
-        db.session.flush()
         v = _new_version(item, 1, c, actor, comment)
-        db.session.flush()
+        db.session.flush()  # one flush inserts the item and its version 1
         item.current_version = v
         _audit_item(item, "item.create", actor, after=item_dict(v, status=status, occupation=occ.code),
                     reason=comment)
