@@ -223,6 +223,7 @@ def test_keys_and_type_fields(occ):
             assert isinstance(it["reference_answer"], str) and it["reference_answer"].strip(), where
             mps = it["marking_points"]
             assert mps and all(m["text"] and m["points"] > 0 for m in mps), where
+            assert all(set(m) == {"text", "points"} for m in mps), f"{where}: marking point keys"
             assert sum(m["points"] for m in mps) == pytest.approx(it["points"]), where
             assert it.get("score_step", 0.5) > 0, where
         elif typ == "practical_task":
@@ -231,6 +232,7 @@ def test_keys_and_type_fields(occ):
             assert it["equipment"] and all(isinstance(e, str) for e in it["equipment"]), where
             crit = it["criteria"]
             for c in crit:
+                assert set(c) == {"content", "element", "points", "standard", "mode"}, where
                 assert c["content"] and c["element"] and c["standard"], where
                 assert c["mode"] in ("deduction", "level"), where
                 assert c["points"] > 0 and c["points"] * 2 == int(c["points"] * 2), where
