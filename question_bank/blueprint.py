@@ -74,7 +74,8 @@ YAML schema (``schema: examsys.blueprint/1``; every key except ``grade`` and one
 
 Conventions: points are paper points (>= 0, multiples of 0.5 for the granularity checks); times are in
 minutes (``duration_min``) or seconds (``seconds``); shares and p are in [0, 1]; weights are percent.
-YAML 1.1 reads unquoted ``Y``, ``N``, ``yes``, ``no``, ``on`` and ``off`` as booleans: quote such area codes.
+YAML (PyYAML) reads unquoted ``yes``, ``no``, ``on``, ``off``, ``true`` and ``false`` (any case) as booleans:
+quote such codes (the validator says so when it meets a boolean key).
 """
 
 from __future__ import annotations
