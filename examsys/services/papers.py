@@ -417,50 +417,72 @@ def check_request(req: AssemblyRequest, row: Blueprint | None) -> list[Message]:
 
 
 def assemble_paper(req: AssemblyRequest, actor) -> Paper:
-    """Assemble and store a frozen paper. Raises :class:`PaperServiceError` for bad input and
-    :class:`Infeasible` when the blueprint cannot be met; in both cases nothing is stored."""
-    from . import papers_assembly
-
+    """Assemble and store a frozen paper from a stored blueprint. Raises :class:`PaperServiceError` for
+    bad input and :class:`Infeasible` when the blueprint cannot be met; in both cases nothing is stored."""
     row = get_blueprint(req.blueprint_id)
     msgs = check_request(req, row)
     if msgs:
         raise PaperServiceError(msgs)
-    occ = db.session.get(Occupation, row.occupation_id)
-    spec = part_spec(row.spec, req.part)
-    el = spec.setdefault("eligibility", {})
+    paper, _outcome = assemble_spec(occupation_of(row), row.grade, row.spec, req, actor, row=row)
+    return paper
+
+
+def assemble_spec(occ: Occupation, grade: int, spec_full: dict, req: AssemblyRequest, actor, *,
+                  row: Blueprint | None = None, store: bool = True):
+    """Assemble ``req.part`` of a blueprint dict from the database items; returns ``(paper or None, outcome)``.
+
+    ``row`` is the stored blueprint (None for a blueprint file given to the CLI: its canonical hash is
+    stored); ``store=False`` is a dry run (nothing written). Raises :class:`Infeasible` (nothing stored)."""
+    from . import papers_assembly
+
+    spec = part_spec(spec_full, req.part)
+    spec["grade"] = grade
+    spec.setdefault("occupation", occ.code)
+    el = spec.setdefault("eligibility", {}) or {}
+    spec["eligibility"] = el
     if req.exclude_recent is not None:
         el["exclude_recent_papers"] = req.exclude_recent
     if req.max_exposure is not None:
         el["max_exposure"] = req.max_exposure
     seed = req.seed if req.seed is not None else secrets.randbelow(2 ** 31)
-    kp_index = kp_index_for(occ, row.grade)
-    items = bank_items(occ, row.grade, el.get("statuses") or ("approved",))
-    recent = recent_papers(occ, row.grade, req.station_id, int(el.get("exclude_recent_papers") or 0))
-    exposure = exposure_rates(occ, row.grade)
-    outcome = papers_assembly.run(items, spec, kp_index, row.grade, forms=req.forms, seed=seed,
-                                  time_limit=float(req.time_limit), recent_papers=recent, exposure=exposure,
-                                  occupation=occ.code)
+    kp_index = kp_index_for(occ, grade)
+    items = bank_items(occ, grade, el.get("statuses") or ("approved",))
+    recent = recent_papers(occ, grade, req.station_id, int(el.get("exclude_recent_papers") or 0))
+    exposure = exposure_rates(occ, grade)
+    try:
+        outcome = papers_assembly.run(items, spec, kp_index, grade, forms=req.forms, seed=seed,
+                                      time_limit=float(req.time_limit), recent_papers=recent, exposure=exposure,
+                                      occupation=occ.code)
+    except qb_blueprint.BlueprintError as e:
+        raise PaperServiceError([_msg_from_problem(p) for p in e.problems]) from e
+    except ValueError as e:  # an item the assembler cannot use (bad stored data)
+        raise PaperServiceError([Message("items", f"题库数据无法用于组卷：{e}", f"the bank cannot be assembled: {e}",
+                                         "bad_item")]) from e
     if not outcome.ok:
         db.session.rollback()
         raise Infeasible(outcome.findings, eligible=outcome.eligible, excluded=outcome.excluded)
-    return _store_paper(row, occ, req, spec, seed, outcome, items, actor)
+    if not store:
+        return None, outcome
+    spec_hash = row.spec_hash if row is not None else qb_blueprint.blueprint_hash(spec_full)
+    name = (req.name or "").strip() or (f"{row.name if row is not None else spec_full.get('name') or occ.work_type or occ.name}"
+                                        f" · {'理论知识' if req.part == 'theory' else '操作技能'}")
+    return _store_paper(occ, grade, row, spec_hash, name, req, spec, seed, outcome, items, actor), outcome
 
 
-def _store_paper(row: Blueprint, occ: Occupation, req: AssemblyRequest, spec: dict, seed: int, outcome,
-                 items: list[dict], actor) -> Paper:
+def _store_paper(occ: Occupation, grade: int, row: Blueprint | None, spec_hash: str, name: str, req: AssemblyRequest,
+                 spec: dict, seed: int, outcome, items: list[dict], actor) -> Paper:
     version_ids = {(str(d["id"]), int(d["version"])): d["version_id"] for d in items}
     now = clock.now()
     part_d = spec.get(req.part) or {}
     duration = int(round(float(part_d.get("duration_min") or 120)))
     total = float(part_d.get("total_points") or 100)
-    name = (req.name or "").strip() or f"{row.name} · {'理论知识' if req.part == 'theory' else '操作技能'}"
     report = dict(outcome.report)
     report["part"] = req.part
     report["part_blueprint_hash"] = outcome.blueprint_hash
-    paper = Paper(occupation_id=occ.id, grade=row.grade, part=req.part, name=name[:200], blueprint_id=row.id,
-                  blueprint_hash=row.spec_hash, seed=seed, solver=outcome.solver[:100], check_report=report,
-                  duration_min=duration, total_points=total, station_id=req.station_id,
-                  created_by=getattr(actor, "id", None), created_at=now)
+    paper = Paper(occupation_id=occ.id, grade=grade, part=req.part, name=name[:200],
+                  blueprint_id=row.id if row is not None else None, blueprint_hash=spec_hash, seed=seed,
+                  solver=outcome.solver[:100], check_report=report, duration_min=duration, total_points=total,
+                  station_id=req.station_id, created_by=getattr(actor, "id", None), created_at=now)
     db.session.add(paper)
     db.session.flush()
     counts = {}
@@ -476,12 +498,11 @@ def _store_paper(row: Blueprint, occ: Occupation, req: AssemblyRequest, spec: di
             if item_id not in counts:
                 counts[item_id] = label
                 db.session.add(ItemUsage(item_id=item_id, item_version_id=vid, paper_id=paper.id, form_label=label,
-                                         station_id=req.station_id, occupation_id=occ.id, grade=row.grade,
-                                         used_at=now))
+                                         station_id=req.station_id, occupation_id=occ.id, grade=grade, used_at=now))
     for item in db.session.execute(select(Item).where(Item.id.in_(list(counts)))).scalars():
         item.exposure_count = (item.exposure_count or 0) + 1
     audit.record("paper.assemble", "paper", paper.id, actor=actor, after={
-        "name": paper.name, "blueprint_id": row.id, "blueprint_hash": row.spec_hash, "part": req.part,
+        "name": paper.name, "blueprint_id": paper.blueprint_id, "blueprint_hash": spec_hash, "part": req.part,
         "forms": [lab for lab, _ in outcome.forms], "seed": seed, "solver": paper.solver,
         "station_id": req.station_id, "items": len(counts), "passed": report.get("passed")})
     db.session.commit()

@@ -11,7 +11,8 @@ OCC = "9-99-01-01"
 TAXONOMY = {
     "occupation": {"code": OCC, "name": "测试工", "work_type": "数控测试工"},
     "grades": [4, 3],
-    "weights": {"theory": {4: {"A": 40, "B": 60}}, "practical": {4: {"P-A": 60, "P-B": 40}}},
+    "weights": {"theory": {4: {"A": 40, "B": 60}, 3: {"A": 30, "B": 70}},
+                "practical": {4: {"P-A": 60, "P-B": 40}, 3: {"P-A": 50, "P-B": 50}}},
     "tree": [
         {"code": "A", "name": "基础知识", "part": "theory", "units": [
             {"code": "A-A", "name": "机械制图", "points": [
