@@ -32,15 +32,22 @@ def _match_text(cls, text: Any, labels: Mapping[Any, Iterable[str]]):
         return text
     if not isinstance(text, str):
         raise ValueError(f"not a {cls.__name__}: {text!r}")
-    s = text.strip()
-    candidates = [s, *s.split()]
-    for cand in candidates:
-        c = cand.strip().lower()
+    table = _NAME_TABLES.get(cls)
+    if table is None:
+        table = {}
         for member in cls:
-            names = {member.value.lower(), member.name.lower(), *(x.lower() for x in labels[member])}
-            if c in names:
-                return member
+            for name in (member.value, member.name, *labels[member]):
+                table.setdefault(name.lower(), member)
+        _NAME_TABLES[cls] = table
+    s = text.strip()
+    for cand in (s, *s.split()):
+        member = table.get(cand.lower())
+        if member is not None:
+            return member
     raise ValueError(f"not a {cls.__name__}: {text!r}")
+
+
+_NAME_TABLES: dict[type, dict[str, Any]] = {}
 
 
 class ItemType(str, enum.Enum):

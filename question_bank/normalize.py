@@ -34,14 +34,26 @@ def normalize_answer(text: str) -> str:
     return _WS.sub("", nfkc(text)).casefold()
 
 
+class _DropTable(dict):
+    """``str.translate`` table dropping whitespace and punctuation (P*), filled lazily per code point."""
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        value = None if ch.isspace() or unicodedata.category(ch).startswith("P") else code
+        self[code] = value
+        return value
+
+
+_DROP = _DropTable()
+
+
 def normalize_text(text: str) -> str:
     """Near-duplicate comparison form: NFKC, case-folded, whitespace and all punctuation removed.
 
     Punctuation = Unicode general categories ``P*`` (so ``(`` ``)`` ``，`` ``。`` ``_`` ``“`` go; symbols
     such as ``±`` ``°`` ``×`` ``+`` ``=`` stay because they carry meaning in technical items).
     """
-    t = nfkc(text).casefold()
-    return "".join(ch for ch in t if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+    return nfkc(text).casefold().translate(_DROP)
 
 
 def parse_number(text: str | int | float) -> float | None:

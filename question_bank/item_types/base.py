@@ -18,6 +18,7 @@ An item type is an object with this interface (see :class:`ItemTypeSpec`):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -56,9 +57,13 @@ def fmt_number(v: float) -> str:
     return repr(f)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def has_control_chars(s: str) -> bool:
-    """True when ``s`` holds a C0 control character other than tab and newline (not storable in .xlsx)."""
-    return any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in s)
+    """True when ``s`` holds a C0 control character other than tab, CR and LF, or DEL (not storable in
+    .xlsx)."""
+    return _CONTROL.search(s) is not None
 
 
 def check_text(value: Any, field: str, *, required: bool = True, max_len: int | None = None,
