@@ -158,6 +158,7 @@ def _assemble_form(row):
     else:
         st = current_user.station
         form.station_id.choices = [(st.id, f"{st.code} {st.name}")] if st else [(0, "—")]
+        form.station_id.validate_choice = False  # ignored: a station manager assembles for their own station
     return form
 
 

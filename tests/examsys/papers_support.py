@@ -54,7 +54,19 @@ def item_dicts() -> list[dict]:
             out.append({"type": "true_false", "occupation": OCC, "grades": [4, 3], "kp": kp, "points": 1.0,
                         "difficulty": 0.6 + 0.1 * k, "discrimination": 0.25,
                         "stem": f"判断题{n}：{kp}相关的陈述。", "key": bool(k % 2)})
-    # one short answer with a reference answer (not in the blueprint's sections: screened out by type)
+    # fill-blank and short-answer items whose keys carry KEY_MARK (used by MIXED_BLUEPRINT only)
+    for kp in ("B-A-001", "B-A-002", "A-A-001", "A-A-003"):
+        n += 1
+        out.append({"type": "fill_blank", "occupation": OCC, "grades": [4, 3], "kp": kp, "points": 1.0,
+                    "difficulty": 0.7, "discrimination": 0.3, "stem": f"填空题{n}：{kp}的代号是____。",
+                    "answers": [f"{KEY_MARK}{n}"], "tolerance": None, "unit": None})
+    for k in range(2):
+        n += 1
+        out.append({"type": "short_answer", "occupation": OCC, "grades": [4, 3], "kp": "B-B-001", "points": 5.0,
+                    "difficulty": 0.6, "discrimination": 0.4, "stem": f"简答题{n}：简述刀具材料应具备的性能。",
+                    "reference_answer": f"{KEY_MARK}：高硬度、高耐磨性、足够的强度和韧性。",
+                    "marking_points": [{"text": "高硬度、高耐磨性", "points": 3.0}, {"text": "强度和韧性", "points": 2.0}],
+                    "score_step": 0.5})
     for area, kp in (("P-A", "P-A-A-001"), ("P-B", "P-B-A-001")):
         for k in range(3):
             n += 1
@@ -90,6 +102,21 @@ BLUEPRINT = {
     },
     "practical": {"total_points": 100, "duration_min": 180,
                   "modules": [{"area": "P-A", "weight": 60, "tasks": 1}, {"area": "P-B", "weight": 40, "tasks": 1}]},
+    "forms": {"count": 2, "max_uses": 1, "mean_p_spread": None, "objective_spread": None},
+}
+
+
+MIXED_BLUEPRINT = {
+    "schema": "examsys.blueprint/1", "occupation": OCC, "grade": 4, "name": "测试工四级 混合题型",
+    "theory": {
+        "total_points": 22, "duration_min": 90,
+        "sections": [{"type": "single_choice", "count": 10, "points": 1}, {"type": "true_false", "count": 5, "points": 1},
+                     {"type": "fill_blank", "count": 2, "points": 1}, {"type": "short_answer", "count": 1, "points": 5}],
+        "areas": {"weights": {"A": 40, "B": 60}, "tolerance": 2},
+        "coverage": {"x_points": "all", "min_per_x_point": 1, "max_per_point": 4},
+        "importance": {"z_max": None, "yz_max": None},
+        "difficulty": {"mean_p": [0.5, 0.9]},
+    },
     "forms": {"count": 2, "max_uses": 1, "mean_p_spread": None, "objective_spread": None},
 }
 
