@@ -686,6 +686,12 @@ def data_without_header(sheet: str, rowno: int, cells: Sequence[RawCell], colmap
                                      column=column_letter(i)))
 
 
+def problem_order(p: Problem) -> tuple[str, int, int, str]:
+    """Sort key: sheet, row, column (``B`` before ``AA``)."""
+    col = p.column or ""
+    return (p.sheet or "", p.row or 0, len(col), col)
+
+
 def finish_import(parsers: Sequence[BankParser], problems: list[Problem], *,
                   existing: Mapping[str, Any] | None = None) -> ImportResult:
     """File-wide checks and the all-or-nothing rule.
@@ -720,8 +726,8 @@ def finish_import(parsers: Sequence[BankParser], problems: list[Problem], *,
             warnings.append(make_problem("stem", "near_duplicate", severity=WARNING, sheet=p.sheet, row=row,
                                          column=col, others=", ".join(en), others_zh="、".join(zh),
                                          rows=[[o.sheet, o.row] for o in others], existing=list(g.existing)))
-    all_problems.sort(key=lambda q: (q.sheet or "", q.row or 0, q.column or ""))
-    warnings.sort(key=lambda q: (q.sheet or "", q.row or 0, q.column or ""))
+    all_problems.sort(key=problem_order)
+    warnings.sort(key=problem_order)
     if all_problems:
         return ImportResult(items=(), problems=tuple(all_problems), warnings=tuple(warnings))
     items = tuple(canonical_item_dict(p.item) for p in parsed)

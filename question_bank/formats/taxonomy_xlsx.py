@@ -29,7 +29,8 @@ from question_bank.normalize import nfkc
 from question_bank.taxonomy import Taxonomy, validate_taxonomy
 
 from ._source import load_source
-from .common import DEFAULT_MAX_BYTES, Column, RawCell, _Row, column_letter, parse_grades, parse_header
+from .common import (DEFAULT_MAX_BYTES, Column, RawCell, _Row, column_letter, parse_grades, parse_header,
+                     problem_order)
 from .xlsx import DEFAULT_MAX_UNCOMPRESSED_BYTES, check_ooxml, open_workbook, sheet_rows
 
 __all__ = ["read_taxonomy_xlsx", "write_taxonomy_xlsx", "TaxonomyImportResult", "TAXONOMY_SHEET",
@@ -303,7 +304,7 @@ def _read(wb) -> TaxonomyImportResult:
     problems += [q for q in located if (q.sheet, q.row, q.column) not in failed_cells]
     errors = [q for q in problems if q.is_error]
     warnings = [q for q in problems if not q.is_error]
-    errors.sort(key=lambda q: (q.sheet or "", q.row or 0, len(q.column or ""), q.column or ""))
+    errors.sort(key=problem_order)
     if errors:
         return TaxonomyImportResult(None, tuple(errors), tuple(warnings))
     return TaxonomyImportResult(Taxonomy.from_dict(d).to_dict(), (), tuple(warnings))

@@ -58,18 +58,24 @@ def open_workbook(src: bytes | Path):
 def sheet_rows(ws) -> Iterator[tuple[int, list[RawCell]]]:
     """``(row number, cells)`` of a read-only worksheet, streaming; empty rows included."""
     ws.reset_dimensions()  # do not trust the stored dimension: read every cell there is
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for rowno, row in enumerate(ws.iter_rows(), start=1):
-            cells = []
-            for c in row:
-                v = c.value
-                if c.data_type == "f" or (v is not None and not isinstance(v, (str, int, float, bool))
-                                         and hasattr(v, "text")):
-                    cells.append(RawCell(getattr(v, "text", v) if not isinstance(v, str) else v, True))
-                else:
-                    cells.append(RawCell(v))
-            yield rowno, cells
+    it = ws.iter_rows()
+    rowno = 0
+    while True:
+        with warnings.catch_warnings():  # only around openpyxl's own work, not the consumer's
+            warnings.simplefilter("ignore")
+            row = next(it, None)
+        if row is None:
+            return
+        rowno += 1
+        cells = []
+        for c in row:
+            v = c.value
+            if c.data_type == "f" or (v is not None and not isinstance(v, (str, int, float, bool))
+                                     and hasattr(v, "text")):  # ArrayFormula / DataTableFormula
+                cells.append(RawCell(v if isinstance(v, str) else getattr(v, "text", str(v)), True))
+            else:
+                cells.append(RawCell(v))
+        yield rowno, cells
 
 
 def read_bank_xlsx(source: str | Path | bytes | IO[bytes], *, max_bytes: int = DEFAULT_MAX_BYTES,

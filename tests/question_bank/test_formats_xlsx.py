@@ -326,6 +326,12 @@ def test_formula_cells_are_refused():
     assert r.problems[0].params["value"] == "=1+1"
 
 
+def test_array_formula_is_refused():
+    from openpyxl.worksheet.formula import ArrayFormula
+    data = tamper(xlsx_bytes(example_items()), {("items", "P2"): ArrayFormula("P2", "=SUM(1,1)")})
+    assert located(read_bank_xlsx(data)) == [("items", 2, "P", "points", "formula_cell")]
+
+
 def test_duplicate_ids_across_sheets():
     items = [example_item("true_false", id="Q1"), example_item("single_choice", id="Q2"),
              example_item("true_false", stem="另一题", id="Q1"), example_item("practical_task", id="Q2")]
