@@ -46,6 +46,10 @@ for the R environment. Journal of Statistical Software, 48(6), 1-29.
 Louis, T. A. (1982). Finding the observed information matrix when using the EM
 algorithm. Journal of the Royal Statistical Society B, 44, 226-233.
 
+Varadhan, R., & Roland, C. (2008). Simple and globally convergent methods for
+accelerating the convergence of any EM algorithm. Scandinavian Journal of
+Statistics, 35, 335-353.
+
 Wright, B. D., & Masters, G. N. (1982). Rating Scale Analysis. MESA Press.
 """
 
@@ -116,10 +120,10 @@ class IRTResult:
         Marginal log-likelihood at the estimates (natural log), comparable
         with R mirt's ``logLik`` for the same quadrature.
     n_iter : int
-        EM iterations performed.
+        EM iterations performed (evaluations of the EM map; SQUAREM
+        extrapolation steps included).
     converged : bool
-        True if the largest absolute parameter change in the last EM
-        iteration was below ``tol``.
+        True if a plain EM iteration changed no parameter by ``tol`` or more.
     infit, outfit : ndarray, shape (J,)
         Item mean-square fit statistics (Wright & Masters 1982),
         ``outfit_j = mean_i z_ij**2`` and ``infit_j = sum_i (x_ij - P_ij)**2 /
@@ -546,19 +550,22 @@ def _observed_hessian_full(data: _Data, post, nodes, a, d):
             A1 *= M
             At *= M
             At2 *= M
-        # (a, a): x x' Var(theta) - x Cov(theta, theta P)' - Cov(theta P, theta) x'
-        #         + [E(theta^2 P P') via T4] - E(theta P) E(theta P)'
+        # (a, a) = x x' Var(theta) - x Cov(theta, theta P)' - Cov(theta P, theta) x'
+        #          + [E(theta^2 P P') via T4] - E(theta P) E(theta P)'
+        # (a, d) = -x Cov(theta, P)' + [E(theta P P') via T4] - E(theta P) E(P)'
+        # (d, d) = [E(P P') via T4] - E(P) E(P)'
+        # (three BLAS calls per chunk: one syrk-able X'DX, one X'[..|..], one S'S)
         B = X * (sf * np.sqrt(var)[:, None])
         aa += B.T @ B
-        G = X.T @ (sf * sf * (At2 - e1[:, None] * At))
-        aa -= G + G.T
-        Bt = At * sf
-        aa -= Bt.T @ Bt
-        # (a, d): -x Cov(theta, P)' + [E(theta P P') via T4] - E(theta P) E(P)'
-        B1 = A1 * sf
-        ad -= X.T @ (sf * sf * (At - e1[:, None] * A1)) + Bt.T @ B1
-        # (d, d): [E(P P') via T4] - E(P) E(P)'
-        dd -= B1.T @ B1
+        f2 = sf * sf
+        G = X.T @ np.concatenate(
+            [f2 * (At2 - e1[:, None] * At), f2 * (At - e1[:, None] * A1)], axis=1
+        )
+        S = np.concatenate([At * sf, A1 * sf], axis=1)
+        C = S.T @ S
+        aa -= G[:, :k] + G[:, :k].T + C[:k, :k]
+        ad -= G[:, k:] + C[:k, k:]
+        dd -= C[k:, k:]
     # T4 terms sum_i f_i m_ij m_il E_i[v P_j P_l], v in (theta^2, theta, 1),
     # grouped by presentation pattern (one group when everything was seen).
     if data.M is None:
@@ -660,12 +667,18 @@ def _safe_inverse(info: np.ndarray):
 
 
 def _start_values(data: _Data):
+    """Starting intercepts for a = 1: d = logit(p) * sqrt(1 + 1/1.7^2).
+
+    With theta ~ N(0, 1), the marginal proportion correct of a logistic item
+    is about ``logistic(d / sqrt(1 + a^2 / 1.7^2))`` (normal-ogive
+    approximation of the logistic), so the intercept is the logit of p
+    stretched by that factor (1.16 for a = 1).
+    """
     f = data.f[:, None]
     n_obs = (f * (1.0 if data.M is None else data.M)).sum(axis=0)
     n_obs = np.broadcast_to(n_obs, (data.X.shape[1],))
     p = (f * data.X).sum(axis=0) / n_obs
     p = np.clip(p, 1e-3, 1 - 1e-3)
-    # marginal P(d / sqrt(1 + a^2 pi^2 / 3 ...)): logit(p) * 1.16 for a = 1 (Lord 1980)
     return np.log(p / (1.0 - p)) * np.sqrt(1.0 + 1.0 / 1.7**2)
 
 
@@ -957,10 +970,11 @@ def fit_2pl(scores, *, n_quad: int = 61, tol: float = 1e-4, max_iter: int = 500,
         Number of quadrature nodes (>= 5).
     tol : float, default 1e-4
         Convergence criterion: the largest absolute change of any a or d
-        between two EM iterations.
+        made by one (unaccelerated) EM iteration.
     max_iter : int, default 500
-        Maximum number of EM iterations; if reached, ``converged`` is False
-        and ``notes`` says so.
+        Maximum number of EM iterations (evaluations of the EM map, including
+        those made by the SQUAREM extrapolation); if reached, ``converged``
+        is False and ``notes`` says so.
     se : {"auto", "full", "item", "none"}, default "auto"
         Standard-error method. "full": inverse of the full 2J x 2J observed
         information of the marginal log-likelihood, computed exactly with the
@@ -994,8 +1008,19 @@ def fit_2pl(scores, *, n_quad: int = 61, tol: float = 1e-4, max_iter: int = 500,
     -----
     The 2PL is identified by fixing the ability distribution to N(0, 1). With
     fewer than about 500 candidates slopes can be unstable; items with
-    ``|a| > 8`` and negative slopes are noted. Time per EM iteration is about
-    two (N x J) @ (J x Q) products: ~0.08 s for 100,000 x 200 on 2 cores.
+    ``|a| > 8`` and negative slopes are noted. An item that separates the
+    candidates (almost) perfectly -- Guttman-like: wrong below some ability,
+    right above it -- has no finite maximum-likelihood slope; the EM then
+    keeps increasing ``a`` along a flat likelihood until ``max_iter`` and
+    reports ``converged = False`` with a large-slope note. Remove such an
+    item or fit the Rasch model (its common slope always has a finite
+    estimate when the item set is not degenerate).
+
+    Speed: each EM iteration is two (N x J) @ (J x Q) products plus one
+    exponential over N x Q; SQUAREM acceleration (Varadhan & Roland 2008)
+    reduces the iteration count about 2-5 fold (LSAT7: 19 EM evaluations;
+    100,000 x 200: about 20). The full observed information costs about
+    ten N x J x J multiply-adds (one to two seconds for 100,000 x 200).
 
     References
     ----------

@@ -159,6 +159,11 @@ def test_se_method_item_is_conditional_and_smaller(lsat7, lsat7_2pl):
     assert any("per-item blocks" in n for n in res.notes)
     assert np.all(res.se_a < lsat7_2pl.se_a) and np.all(res.se_d < lsat7_2pl.se_d)
     assert np.all(res.se_a > 0.85 * lsat7_2pl.se_a)
+    # the per-item SEs are those of each item's own 2x2 block of the full information
+    info = np.linalg.inv(lsat7_2pl.cov)
+    for j in range(5):
+        block = info[np.ix_([j, 5 + j], [j, 5 + j])]
+        assert_allclose([res.se_a[j], res.se_d[j]], np.sqrt(np.diag(np.linalg.inv(block))), rtol=1e-8)
     none = fit_2pl(lsat7, se="none")
     assert none.se_method == "none" and np.all(np.isnan(none.se_a))
     assert_allclose(none.a, lsat7_2pl.a)
@@ -189,6 +194,17 @@ def test_lsat6_rasch_matches_ltm_and_mirt(lsat6):
     assert_allclose(se_b_star, [0.3266, 0.1422, 0.0977, 0.1691, 0.2510], rtol=0.02)
     # EAP in logits: theta = sigma * z; posterior SD below the prior SD
     assert np.all(res.theta_se < res.latent_sd)
+
+
+def test_rasch_item_standard_errors_are_conditional(lsat6):
+    full = fit_rasch(lsat6)
+    item = fit_rasch(lsat6, se="item")
+    assert item.se_method == "item" and item.cov is None
+    # conditional SEs: 1 / sqrt(diagonal of the information) <= sqrt(diagonal of its inverse)
+    info = np.linalg.inv(full.cov)
+    assert_allclose(item.se_d, 1 / np.sqrt(np.diag(info)[1:]), rtol=1e-8)
+    assert_allclose(item.se_latent_sd, 1 / np.sqrt(info[0, 0]), rtol=1e-8)
+    assert np.all(item.se_d <= full.se_d) and item.se_latent_sd <= full.se_latent_sd
 
 
 def test_lsat7_rasch_matches_mirt_common_slope(lsat7):
