@@ -10,7 +10,6 @@ defaults, converts ``id`` to ``str``, ``points``/``difficulty``/… to ``float``
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -324,8 +323,3 @@ def item_to_dict(item: Item) -> dict[str, Any]:
     for name in content_fields(item.type):
         out[name] = thaw(item.content[name])
     return out
-
-
-def is_number(v: Any) -> bool:
-    """True for int/float (not bool) that are finite."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

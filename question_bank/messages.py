@@ -68,11 +68,6 @@ class Problem:
             column=self.column if column is None else column,
         )
 
-    def prefixed(self, prefix: str) -> "Problem":
-        """Return a copy whose field path is ``prefix`` + ``field`` (e.g. ``"criteria[0]."``)."""
-        return make_problem(prefix + self.field, self.code, severity=self.severity, sheet=self.sheet,
-                            row=self.row, column=self.column, **dict(self.params))
-
     @property
     def location(self) -> str:
         """``"items!F12"``-style location (empty when not from a file)."""

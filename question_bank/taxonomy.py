@@ -461,7 +461,8 @@ def validate_taxonomy(d: Any) -> list[Problem]:
                     out.append(make_problem(ep, "weight_unknown_area", value=str(a), part=part,
                                             part_zh=_PART_ZH[part]))
             if ok and abs(total - 100.0) > _EPS:
-                out.append(make_problem(gp, "weights_sum", part=part, part_zh=_PART_ZH[part], grade=gk, total=_num_out(round(total, 6))))
+                out.append(make_problem(gp, "weights_sum", part=part, part_zh=_PART_ZH[part], grade=gk,
+                                        total=_num_out(round(total, 6))))
     if tax_grades is not None:
         for part in PARTS:
             if part not in area_part.values():

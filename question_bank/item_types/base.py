@@ -202,8 +202,3 @@ class ItemTypeSpec:
 def letters(n: int) -> str:
     """The first ``n`` option labels: ``letters(4) == "ABCD"``."""
     return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:n]
-
-
-def as_list(v: Any) -> Sequence[Any] | None:
-    """``v`` if it is a list/tuple, else ``None``."""
-    return v if isinstance(v, (list, tuple)) else None
