@@ -16,6 +16,9 @@ BLUEPRINTS = [
     ("examsys.bank.routes", "bp"),
     ("examsys.taxonomy.routes", "bp"),
     ("examsys.papers.routes", "bp"),
+    ("examsys.exams.routes", "bp"),
+    ("examsys.delivery.routes", "bp"),
+    ("examsys.proctor.routes", "bp"),
 ]
 
 

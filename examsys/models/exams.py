@@ -130,7 +130,7 @@ class ExamResponse(db.Model):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("exam_attempt.id"))
     paper_item_id: Mapped[int] = mapped_column(ForeignKey("paper_item.id"))
     item_version_id: Mapped[int] = mapped_column(ForeignKey("item_version.id"))
-    answer: Mapped[object | None] = mapped_column(JSON)
+    answer: Mapped[object | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL = no answer
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # marked for review by the candidate
     seq: Mapped[int] = mapped_column(BigInteger)
     saved_at: Mapped[_dt.datetime] = mapped_column(UTCDateTime)

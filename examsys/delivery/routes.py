@@ -1,0 +1,210 @@
+"""Candidate views and the exam JSON API.
+
+Pages: ``/exam/login`` (public), ``/exam/`` (where to go next), ``/exam/confirm`` (核对信息), ``/exam/paper``
+(waiting room before the start, the paper, or the handed-in page), ``/exam/media/<sha256>`` (an image of an
+item in the candidate's own paper only).
+
+JSON (all POST, CSRF header ``X-CSRFToken``, own attempt only — another id answers 404):
+``/api/exam/attempts/<id>/answers`` ``{"item": int, "seq": int, "answer": ..., "flagged": bool}``,
+``/api/exam/attempts/<id>/heartbeat`` ``{"events": [{"kind": "focus_loss"|"visibility_hidden"|"paste", ...}]}``,
+``/api/exam/attempts/<id>/submit`` ``{"confirm": true}`` or ``{"time_up": true}``. Every reply carries
+``status``, ``paused``, ``deadline``, ``server_now`` and ``remaining_ms``; refusals carry ``error`` and ``message``.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+
+from ..access import candidate_required, public
+from ..extensions import db
+from ..models.exams import FINAL_STATUSES
+from ..services import attempts, sessions
+from ..services.exams import ExamError
+from .forms import CandidateLoginForm, ConfirmForm
+
+bp = Blueprint("delivery", __name__)
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@bp.record_once
+def _setup(state):
+    from ..services import pii, sweeper
+    pii.install_log_masking(state.app)
+    sweeper.install(state.app)
+
+
+@bp.before_request
+def load_candidate():
+    g.no_store = True
+    if request.path.startswith("/api/exam/"):
+        request.max_content_length = current_app.config.get("EXAM_MAX_REQUEST_BYTES", 64 * 1024)
+    row = sessions.current_session(kind="candidate")
+    g.candidate_attempt_id = row.subject_id if row is not None else None
+
+
+def _attempt():
+    att = attempts.get_attempt(g.candidate_attempt_id, refresh=True)
+    if att is None:  # pragma: no cover - the session points at a deleted attempt
+        sessions.end_current_session()
+        return None
+    return att
+
+
+def _error(e: ExamError):
+    body = {"ok": False, "error": e.code, "message": e.message}
+    if getattr(e, "state", None):
+        body.update(e.state)
+    return jsonify(body), e.status
+
+
+def _body():
+    if request.content_length is not None and request.content_length > request.max_content_length:
+        raise ExamError(_("The request is too large; nothing was saved."), status=413, code="too_large")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ExamError(_("The request is not a JSON object."), status=400, code="bad_json")
+    return data
+
+
+def _own(attempt_id: int):
+    if attempt_id != g.candidate_attempt_id:
+        raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
+
+
+# -- pages -----------------------------------------------------------------------------------------
+
+LOGIN_MESSAGES = {
+    attempts.LOGIN_FAILED: (lambda: _("Wrong admission ticket number or ID digits / login code."), 401),
+    attempts.LOGIN_LOCKED: (lambda: _("Too many failed attempts for this ticket. Ask the proctor to unlock it."), 429),
+    attempts.NOT_OPEN: (lambda: _("Login for this exam is not open yet."), 403),
+    attempts.TOO_LATE: (lambda: _("The late-entry time of this exam has passed. Please contact the proctor."), 403),
+    attempts.SECOND_LOGIN: (lambda: _("This ticket is already logged in on another computer. "
+                                      "Ask the proctor to unlock it."), 409),
+    attempts.CLOSED: (lambda: _("This exam session has ended."), 403),
+}
+
+
+@bp.route("/exam/login", methods=["GET", "POST"])
+@public
+def login():
+    if request.method == "GET" and g.candidate_attempt_id is not None:
+        return redirect(url_for("delivery.home"))
+    form = CandidateLoginForm()
+    status = 200
+    opens_at = None
+    if form.validate_on_submit():
+        outcome = attempts.candidate_login(form.ticket.data, form.credential.data, request.remote_addr or "")
+        if outcome.attempt_id is not None:
+            return redirect(url_for("delivery.confirm"))
+        message, status = LOGIN_MESSAGES[outcome.error]
+        flash(message(), "error")
+        opens_at = outcome.opens_at
+    elif request.method == "POST":
+        status = 400
+    return render_template("delivery/login.html", form=form, opens_at=opens_at), status
+
+
+@bp.route("/exam/logout", methods=["POST"])
+@candidate_required
+def logout():
+    attempts.logout()
+    return redirect(url_for("delivery.login"))
+
+
+@bp.route("/exam/")
+@candidate_required
+def home():
+    att = _attempt()
+    if att is None or att.confirmed_at is None:
+        return redirect(url_for("delivery.confirm"))
+    return redirect(url_for("delivery.paper"))
+
+
+@bp.route("/exam/confirm", methods=["GET", "POST"])
+@candidate_required
+def confirm():
+    att = _attempt()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        attempts.confirm(att)
+        return redirect(url_for("delivery.paper"))
+    return render_template("delivery/confirm.html", att=att, cand=att.candidate, sess=att.session, form=form,
+                           state=attempts.state(att)), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/exam/paper")
+@candidate_required
+def paper():
+    att = _attempt()
+    if att.confirmed_at is None:
+        return redirect(url_for("delivery.confirm"))
+    attempts.enter(att)
+    sess = att.session
+    state = attempts.state(att, sess)
+    if att.status in FINAL_STATUSES:
+        return render_template("delivery/done.html", att=att, cand=att.candidate, sess=sess, state=state)
+    if sess.started_at is None:
+        return render_template("delivery/waiting.html", att=att, cand=att.candidate, sess=sess, state=state)
+    data = attempts.paper(att)
+    return render_template("delivery/paper.html", att=att, cand=att.candidate, sess=sess, state=state, paper=data,
+                           seq_base=attempts.seq_base(att, data["max_seq"]))
+
+
+@bp.route("/exam/media/<sha>")
+@candidate_required
+def media(sha: str):
+    from ..models import MediaFile
+    from ..services import media as media_service
+    att = _attempt()
+    if not SHA_RE.match(sha) or sha not in attempts.attempt_images(att):
+        return render_template("errors/error.html", code=404, message=_("The page or record was not found.")), 404
+    row = db.session.get(MediaFile, sha)
+    path = media_service.path_for(sha)
+    if row is None or not path.is_file():
+        return render_template("errors/error.html", code=404, message=_("The page or record was not found.")), 404
+    return send_file(path, mimetype=row.mime, max_age=0)
+
+
+# -- JSON API --------------------------------------------------------------------------------------
+
+@bp.route("/api/exam/attempts/<int:attempt_id>/answers", methods=["POST"])
+@candidate_required
+def save(attempt_id: int):
+    try:
+        _own(attempt_id)
+        data = _body()
+        if "attempt" in data and data["attempt"] != attempt_id:
+            raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
+        return jsonify(attempts.save_answer(attempt_id, data.get("item"), data.get("seq"), data.get("answer"),
+                                            data.get("flagged", False)))
+    except ExamError as e:
+        return _error(e)
+
+
+@bp.route("/api/exam/attempts/<int:attempt_id>/heartbeat", methods=["POST"])
+@candidate_required
+def heartbeat(attempt_id: int):
+    try:
+        _own(attempt_id)
+        data = _body()
+        events = data.get("events") if isinstance(data.get("events"), list) else []
+        return jsonify({"ok": True, **attempts.heartbeat(attempt_id, events)})
+    except ExamError as e:
+        return _error(e)
+
+
+@bp.route("/api/exam/attempts/<int:attempt_id>/submit", methods=["POST"])
+@candidate_required
+def submit(attempt_id: int):
+    try:
+        _own(attempt_id)
+        data = _body()
+        time_up = data.get("time_up") is True
+        if not time_up and data.get("confirm") is not True:
+            raise ExamError(_("Confirm that you want to hand in."), status=422, code="confirm_required")
+        return jsonify(attempts.submit(attempt_id, time_up=time_up))
+    except ExamError as e:
+        return _error(e)

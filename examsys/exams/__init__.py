@@ -1,0 +1,1 @@
+"""The station manager's blueprint ("exams"): exam sessions (考试场次), roster import, admission tickets."""

@@ -1,0 +1,601 @@
+"""The candidate's side of an attempt: login, confirmation, the paper, acknowledged autosave, heartbeat,
+submit and finalisation (DESIGN.md decisions 3, 4 and 5).
+
+**Autosave** (:func:`save_answer`): one small request per answer carrying the attempt's client sequence
+number. In one short transaction the server (1) reads the attempt row — on PostgreSQL with ``FOR SHARE``, so a
+concurrent finalisation waits for the save and the save waits for a finalisation — (2) validates the item and
+the answer's shape, and (3) writes with one conditional upsert::
+
+    INSERT INTO exam_response (...) SELECT ... WHERE EXISTS (attempt in progress, not paused,
+                                                           deadline >= now - grace)
+    ON CONFLICT (attempt_id, paper_item_id) DO UPDATE SET ... WHERE exam_response.seq < excluded.seq
+
+so the deadline check runs inside the write (on SQLite the statement holds the write lock while it checks),
+an older sequence never overwrites a newer one, and a retried request changes nothing. The reply is sent
+after the commit and carries the stored sequence number, the attempt's status, its deadline and the server's
+time. A save refused for time or status answers 409 and is logged as an attempt event. The hot path writes
+one response row (no session-row or attempt-row writes per save; the heartbeat updates ``last_seen_at`` at
+most every 10 s).
+
+**Finalisation** (:func:`finalise`): a conditional ``UPDATE exam_attempt SET status=... WHERE status IN
+('not_started', 'in_progress')`` — only one caller can win, so a double submit, the sweeper and a proctor
+racing each other finalise once. It freezes the responses (a digest of them is stored and audited) and
+then calls ``examsys.services.marking_hooks.on_attempt_finalised(attempt_id)`` if that module exists.
+Attempts past ``deadline + grace`` are finalised from their last saved answers lazily (any candidate request,
+the proctor page), by ``examsys exams finalise-due`` and by the sweeper thread (:mod:`examsys.services.sweeper`).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import BigInteger, Boolean, Integer, exists, func, literal, null, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from question_bank import item_types
+from question_bank.layout import LETTERS, AnswerError, answer_to_display, answer_to_original, layout_entries
+
+from .. import clock
+from ..extensions import db
+from ..models import (AttemptEvent, ExamAttempt, ExamCandidate, ExamResponse, ExamSession, ItemVersion,
+                      PaperItem)
+from ..models.exams import ABSENT, FINAL_STATUSES, FINISHED, IN_PROGRESS, NOT_STARTED, OPEN_STATUSES, SUBMITTED
+from ..models.types import UTCDateTime
+from . import audit, exams, pii, sessions, throttle
+from .exams import ExamError
+
+log = logging.getLogger(__name__)
+
+LOGIN_FAILED = "login_failed"
+LOGIN_LOCKED = "login_locked"
+NOT_OPEN = "not_open"
+TOO_LATE = "too_late"
+SECOND_LOGIN = "second_login"
+CLOSED = "closed"
+
+INTEGRITY_KINDS = ("focus_loss", "visibility_hidden", "paste", "fullscreen_exit")
+MAX_EVENTS_PER_BEAT = 20
+LAST_SEEN_EVERY = _dt.timedelta(seconds=10)
+ONLINE_WITHIN = _dt.timedelta(seconds=15)
+TIME_UP_TOLERANCE = _dt.timedelta(seconds=2)  # a client's "time is up" counts only this close to the deadline
+MAX_SEQ = 2 ** 53 - 1
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _iso(t: _dt.datetime | None) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+
+
+def local_hms(t: _dt.datetime | None) -> str:
+    if t is None:
+        return ""
+    return t.astimezone(_dt.timezone(_dt.timedelta(hours=8))).strftime("%H:%M:%S")
+
+
+def _event(att_or_session_id, attempt_id, kind: str, *, actor_label: str = "", detail: dict | None = None,
+           at: _dt.datetime | None = None) -> AttemptEvent:
+    ev = AttemptEvent(session_id=att_or_session_id, attempt_id=attempt_id, at=at or clock.now(), kind=kind,
+                      actor_label=actor_label, detail=detail)
+    db.session.add(ev)
+    return ev
+
+
+def candidate_label(att: ExamAttempt) -> str:
+    return f"candidate:{att.candidate.ticket_no}"
+
+
+def get_attempt(attempt_id: int, *, refresh: bool = False) -> ExamAttempt | None:
+    if refresh:
+        return db.session.execute(select(ExamAttempt).where(ExamAttempt.id == attempt_id)
+                                  .execution_options(populate_existing=True)).scalar_one_or_none()
+    return db.session.get(ExamAttempt, attempt_id)
+
+
+def remaining_ms(att: ExamAttempt, now: _dt.datetime) -> int | None:
+    if att.deadline is None:
+        return None
+    ref = att.paused_at or now
+    return max(0, int((att.deadline - ref).total_seconds() * 1000))
+
+
+def state(att: ExamAttempt, sess: ExamSession | None = None, now: _dt.datetime | None = None) -> dict:
+    """What every candidate reply carries: status, pause, deadline, server time, time left (ms)."""
+    sess = sess or att.session
+    now = now or clock.now()
+    out = {"status": att.status, "paused": att.paused_at is not None, "started": sess.started_at is not None,
+           "deadline": _iso(att.deadline), "server_now": _iso(now), "remaining_ms": remaining_ms(att, now),
+           "grace_ms": sess.grace_seconds * 1000}
+    if sess.started_at is None:
+        out["starts_in_ms"] = max(0, int((sess.starts_at - now).total_seconds() * 1000))
+    return out
+
+
+# -- login -----------------------------------------------------------------------------------------
+
+@dataclass
+class LoginOutcome:
+    attempt_id: int | None = None
+    error: str | None = None
+    opens_at: _dt.datetime | None = None
+
+
+def _credential_ok(cand: ExamCandidate | None, credential: str) -> tuple[bool, bool]:
+    """(valid, used the one-time code)."""
+    cred = "".join((credential or "").split()).upper()[:32]
+    if cand is None:
+        # spend about the same time as a real check (no enumeration by timing)
+        try:
+            pii.decrypt(pii.encrypt("000000000000000000"))
+        except pii.PiiError:  # pragma: no cover
+            pass
+        return False, False
+    if len(cred) == 6:
+        try:
+            idno = pii.decrypt(cand.id_cipher)
+        except pii.PiiError:
+            log.error("cannot decrypt the ID number of candidate %s (check PII_KEY)", cand.id)
+            return False, False
+        return hmac.compare_digest(idno[-6:].encode(), cred.encode()), False
+    if cand.login_code_cipher and cand.login_code_used_at is None and len(cred) >= 6:
+        try:
+            code = pii.decrypt(cand.login_code_cipher)
+        except pii.PiiError:
+            return False, False
+        return hmac.compare_digest(code.encode(), cred.encode()), True
+    return False, False
+
+
+def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
+    """Check 准考证号 + last 6 characters of the ID number (or the printed one-time code), the session
+    window and the one-session rule; on success open a server-side candidate session (the caller's response
+    carries its cookie). Failures are counted atomically per ticket and per address before the check."""
+    cfg = current_app.config
+    ticket_norm = "".join((ticket or "").split()).upper()[:32]
+    ok_ticket = throttle.reserve_attempt(f"ticket:{ticket_norm}", limit=cfg["LOGIN_MAX_FAILURES"],
+                                         lock_seconds=cfg["LOGIN_LOCK_SECONDS"])
+    ok_ip = throttle.reserve_attempt(f"cip:{ip}", limit=cfg.get("CANDIDATE_IP_MAX_FAILURES", 100),
+                                     lock_seconds=cfg["LOGIN_LOCK_SECONDS"])
+    if not (ok_ticket and ok_ip):
+        return LoginOutcome(error=LOGIN_LOCKED)
+    cand = db.session.execute(select(ExamCandidate).where(ExamCandidate.ticket_no == ticket_norm)) \
+        .scalar_one_or_none() if ticket_norm else None
+    valid, used_code = _credential_ok(cand, credential)
+    if not valid:
+        audit.record("candidate.login_failed", "exam_candidate", ticket_norm or "?",
+                     actor_label=f"candidate:{ticket_norm or '?'}", after={"ip": ip})
+        db.session.commit()
+        return LoginOutcome(error=LOGIN_FAILED)
+    throttle.clear(f"ticket:{ticket_norm}")
+    throttle.clear(f"cip:{ip}")
+    db.session.commit()
+    att = db.session.execute(select(ExamAttempt).where(ExamAttempt.candidate_id == cand.id)).scalar_one()
+    sess = att.session
+    exams.maybe_autostart(sess)
+    now = clock.now()
+    finalise_if_due(att, now)
+    if att.status not in FINAL_STATUSES:
+        if now < exams.login_opens_at(sess):
+            return LoginOutcome(error=NOT_OPEN, opens_at=exams.login_opens_at(sess))
+        closes = exams.entry_closes_at(sess)
+        if att.entered_at is None and closes is not None and now > closes:
+            _event(sess.id, att.id, "login_refused_late", actor_label=candidate_label(att), detail={"ip": ip})
+            db.session.commit()
+            return LoginOutcome(error=TOO_LATE)
+        if sess.status == FINISHED:
+            return LoginOutcome(error=CLOSED)
+        current = sessions.current_session(kind="candidate")
+        others = [s for s in sessions.live_sessions(kind="candidate", subject_id=att.id)
+                  if current is None or s.id != current.id]
+        if others:
+            _event(sess.id, att.id, "second_login", actor_label=candidate_label(att),
+                   detail={"ip": ip, "active_ip": others[0].ip})
+            audit.record("candidate.second_login_refused", "exam_attempt", att.id, actor_label=candidate_label(att),
+                         after={"ip": ip})
+            db.session.commit()
+            return LoginOutcome(error=SECOND_LOGIN)
+    sessions.end_current_session()
+    sessions.open_session(kind="candidate", subject_id=att.id)
+    if used_code:
+        cand.login_code_used_at = now
+    _event(sess.id, att.id, "login", actor_label=candidate_label(att),
+           detail={"ip": ip, "with": "code" if used_code else "id"})
+    audit.record("candidate.login", "exam_attempt", att.id, actor_label=candidate_label(att), after={"ip": ip})
+    db.session.commit()
+    return LoginOutcome(attempt_id=att.id)
+
+
+def logout() -> None:
+    sessions.end_current_session()
+    db.session.commit()
+
+
+def confirm(att: ExamAttempt) -> None:
+    """The candidate confirmed the 核对信息 screen."""
+    if att.confirmed_at is None:
+        att.confirmed_at = clock.now()
+        _event(att.session_id, att.id, "confirmed", actor_label=candidate_label(att))
+        db.session.commit()
+
+
+def enter(att: ExamAttempt) -> None:
+    """First view of the paper after the start: ``not_started`` → ``in_progress`` (once)."""
+    sess = att.session
+    exams.maybe_autostart(sess)
+    now = clock.now()
+    finalise_if_due(att, now)
+    if att.status != NOT_STARTED or sess.started_at is None or att.confirmed_at is None:
+        return
+    res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id, ExamAttempt.status == NOT_STARTED)
+                             .values(status=IN_PROGRESS, entered_at=now))
+    if res.rowcount == 1:
+        _event(att.session_id, att.id, "entered", actor_label=candidate_label(att))
+    db.session.commit()
+    db.session.refresh(att)
+
+
+# -- the paper -------------------------------------------------------------------------------------
+
+_VIEW_CACHE: dict[int, dict] = {}
+_VIEW_CACHE_MAX = 20_000
+
+
+def _item_view(iv: ItemVersion) -> dict:
+    """What a candidate may see of an item version (immutable, so cached): stem, images, options, unit."""
+    v = _VIEW_CACHE.get(iv.id)
+    if v is None:
+        content = item_types.get(iv.type).candidate_view(iv.content or {})
+        v = {"stem": iv.stem, "images": list(iv.images or []), "options": content.get("options"),
+             "unit": content.get("unit")}
+        if len(_VIEW_CACHE) >= _VIEW_CACHE_MAX:
+            _VIEW_CACHE.clear()
+        _VIEW_CACHE[iv.id] = v
+    return v
+
+
+def paper(att: ExamAttempt) -> dict:
+    """The candidate's paper in display order, with their acknowledged answers (display space).
+    Contains no key, reference answer, marking point or other candidate's data."""
+    entries = list(layout_entries(att.layout))
+    pis = [e["pi"] for _, e in entries]
+    rows = {pi.id: (pi, iv) for pi, iv in db.session.execute(
+        select(PaperItem, ItemVersion).join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
+        .where(PaperItem.id.in_(pis)))}
+    saved = {r.paper_item_id: r for r in db.session.execute(
+        select(ExamResponse).where(ExamResponse.attempt_id == att.id)).scalars()}
+    sections = []
+    by_pi = {e["pi"]: (n, e) for n, e in entries}
+    for sec in att.layout["sections"]:
+        items = []
+        for e in sec["items"]:
+            n = by_pi[e["pi"]][0]
+            pi, iv = rows[e["pi"]]
+            view = _item_view(iv)
+            options = None
+            if view["options"] is not None:
+                options = [{"id": e["ids"][k], "label": LETTERS[k], "text": view["options"][orig]}
+                           for k, orig in enumerate(e["order"])]
+            r = saved.get(pi.id)
+            items.append({"id": pi.id, "no": n, "type": e["t"], "stem": view["stem"], "images": view["images"],
+                          "options": options, "unit": view["unit"], "points": pi.points,
+                          "answer": answer_to_display(e, r.answer) if r else None,
+                          "flagged": bool(r.flagged) if r else False,
+                          "saved_at": local_hms(r.saved_at) if r else ""})
+        sections.append({"name": sec["name"], "items": items,
+                         "points": sum(i["points"] for i in items)})
+    max_seq = max((r.seq for r in saved.values()), default=0)
+    return {"sections": sections, "count": len(entries), "max_seq": max_seq}
+
+
+def seq_base(att: ExamAttempt, max_seq: int) -> int:
+    """First sequence number for a freshly loaded page: above every number an earlier page of this attempt
+    can have used (server milliseconds × 1000), so a request still in flight from before a reload can
+    never overwrite an answer given after it."""
+    now_ms = int(clock.now().timestamp() * 1000)
+    return max(max_seq + 1, now_ms * 1000)
+
+
+def attempt_images(att: ExamAttempt) -> set[str]:
+    pis = [e["pi"] for _, e in layout_entries(att.layout)]
+    out: set[str] = set()
+    for (images,) in db.session.execute(select(ItemVersion.images).join(
+            PaperItem, PaperItem.item_version_id == ItemVersion.id).where(PaperItem.id.in_(pis))):
+        out.update(images or [])
+    return out
+
+
+# -- autosave --------------------------------------------------------------------------------------
+
+def _insert():
+    name = db.engine.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(ExamResponse)
+    if name == "sqlite":
+        return sqlite.insert(ExamResponse)
+    raise RuntimeError(f"unsupported database dialect {name!r}")  # pragma: no cover
+
+
+def _refusal(att: ExamAttempt, sess: ExamSession, now: _dt.datetime) -> tuple[str, str] | None:
+    """Why a save to ``att`` is refused now, as ``(code, message)``, or ``None``."""
+    if att.status in FINAL_STATUSES:
+        return "submitted", _("This paper has been handed in; answers can no longer be changed.")
+    if att.status != IN_PROGRESS or att.deadline is None:
+        return "not_started", _("The exam has not started for you yet.")
+    if att.paused_at is not None:
+        return "paused", _("The exam is paused by the proctor; your answer will be saved when it resumes.")
+    if now > att.deadline + exams.grace(sess):
+        return "late", _("Time is up: answers sent after the end of the exam are not accepted.")
+    return None
+
+
+def _entry(att: ExamAttempt, item_id) -> dict | None:
+    if isinstance(item_id, bool) or not isinstance(item_id, int):
+        return None
+    for sec in att.layout["sections"]:
+        for e in sec["items"]:
+            if e["pi"] == item_id:
+                return e
+    return None
+
+
+def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
+    """Store one answer if ``seq`` is newer than the stored one (see the module docstring). Returns the
+    acknowledgement; raises :class:`ExamError` (404 unknown attempt, 422 bad item/answer, 409 refused)."""
+    now = clock.now()
+    att = db.session.execute(
+        select(ExamAttempt).where(ExamAttempt.id == attempt_id).with_for_update(read=True)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if att is None:
+        raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
+    sess = att.session
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
+        db.session.rollback()
+        raise ExamError(_("The request has no valid sequence number."), status=422, code="bad_seq")
+    if not isinstance(flagged, bool):
+        db.session.rollback()
+        raise ExamError(_("The review mark must be true or false."), status=422, code="bad_flag")
+    entry = _entry(att, item_id)
+    if entry is None:
+        db.session.rollback()
+        raise ExamError(_("This question is not part of your paper."), status=422, code="unknown_item")
+    try:
+        original = answer_to_original(entry, answer)
+    except AnswerError as e:
+        db.session.rollback()
+        raise ExamError(_("The answer does not fit this question (%(reason)s).", reason=_answer_reason(e.code)),
+                        status=422, code=e.code) from None
+    refusal = _refusal(att, sess, now)
+    if refusal is None:
+        cutoff = now - exams.grace(sess)
+        guard = exists().where(ExamAttempt.id == att.id, ExamAttempt.status == IN_PROGRESS,
+                               ExamAttempt.paused_at.is_(None), ExamAttempt.deadline >= cutoff)
+        ins = _insert()
+        src = select(literal(att.id, Integer), literal(entry["pi"], Integer),
+                     literal(int(entry.get("iv") or _item_version_of(entry["pi"])), Integer),
+                     null() if original is None else literal(original, ExamResponse.__table__.c.answer.type),
+                     literal(flagged, Boolean), literal(seq, BigInteger), literal(now, UTCDateTime)).where(guard)
+        stmt = ins.from_select(["attempt_id", "paper_item_id", "item_version_id", "answer", "flagged", "seq",
+                                "saved_at"], src)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["attempt_id", "paper_item_id"],
+            set_={"answer": stmt.excluded.answer, "flagged": stmt.excluded.flagged, "seq": stmt.excluded.seq,
+                  "saved_at": stmt.excluded.saved_at},
+            where=ExamResponse.__table__.c.seq < stmt.excluded.seq)
+        db.session.execute(stmt)  # (no rowcount: not reported for this statement by every driver)
+        stored = db.session.execute(select(ExamResponse.seq, ExamResponse.saved_at).where(
+            ExamResponse.attempt_id == att.id, ExamResponse.paper_item_id == entry["pi"])).one_or_none()
+        if stored is not None and stored.seq >= seq:
+            db.session.commit()
+            out = {"ok": True, "item": entry["pi"], "seq": stored.seq, "stale": stored.seq > seq,
+                   "saved_at": _iso(stored.saved_at), "saved_at_local": local_hms(stored.saved_at)}
+            out.update(state(att, sess, now))
+            return out
+        # the attempt changed between the check and the write (paused, submitted): re-read and refuse
+        att = get_attempt(att.id, refresh=True)
+        refusal = _refusal(att, sess, now) or ("submitted", _("This paper has been handed in; answers can no longer "
+                                                              "be changed."))
+    code, message = refusal
+    _event(sess.id, att.id, "save_refused", actor_label=candidate_label(att),
+           detail={"reason": code, "item": entry["pi"], "seq": seq})
+    db.session.commit()
+    if code == "late":
+        finalise_if_due(att, now)
+    err = ExamError(message, status=409, code=code)
+    err.state = state(get_attempt(att.id, refresh=True), sess, now)
+    raise err
+
+
+def _item_version_of(pi_id: int) -> int:
+    return db.session.execute(select(PaperItem.item_version_id).where(PaperItem.id == pi_id)).scalar_one()
+
+
+def _answer_reason(code: str) -> str:
+    return {
+        "wrong_shape": _("wrong kind of answer"),
+        "unknown_option": _("unknown option"),
+        "duplicate_option": _("an option chosen twice"),
+        "too_long": _("too long"),
+        "bad_text": _("characters that cannot be stored"),
+        "not_answerable": _("not answered online"),
+    }.get(code, code)
+
+
+# -- heartbeat, integrity signals ------------------------------------------------------------------
+
+def heartbeat(attempt_id: int, events=None) -> dict:
+    """Record that the page is alive (at most every 10 s) and its integrity signals; return the state.
+    Also starts a due session and finalises an attempt past its deadline + grace (lazy finalisation)."""
+    att = get_attempt(attempt_id, refresh=True)
+    if att is None:
+        raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
+    sess = att.session
+    exams.maybe_autostart(sess)
+    now = clock.now()
+    if finalise_if_due(att, now):
+        att = get_attempt(attempt_id, refresh=True)
+    write = False
+    label = None
+    for ev in (events or [])[:MAX_EVENTS_PER_BEAT]:
+        if not isinstance(ev, dict) or ev.get("kind") not in INTEGRITY_KINDS:
+            continue
+        detail = {}
+        if isinstance(ev.get("item"), int) and not isinstance(ev.get("item"), bool):
+            detail["item"] = ev["item"]
+        if isinstance(ev.get("ms"), (int, float)) and not isinstance(ev.get("ms"), bool):
+            detail["ms"] = max(0, min(int(ev["ms"]), 24 * 3600 * 1000))  # how long the page was left
+        label = label or candidate_label(att)
+        _event(sess.id, att.id, ev["kind"], actor_label=label, detail=detail or None, at=now)
+        write = True
+    if att.last_seen_at is None or now - att.last_seen_at >= LAST_SEEN_EVERY:
+        db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id).values(last_seen_at=now))
+        write = True
+    if write:
+        db.session.commit()
+    return state(att, sess, now)
+
+
+# -- submit and finalisation -----------------------------------------------------------------------
+
+def submit(attempt_id: int, *, time_up: bool = False) -> dict:
+    """The candidate hands in (``time_up``: the page's timer ran out; accepted only near the deadline).
+    Idempotent: a second submit answers with the submitted state."""
+    att = get_attempt(attempt_id, refresh=True)
+    if att is None:
+        raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
+    sess = att.session
+    now = clock.now()
+    if att.status in FINAL_STATUSES:
+        return {"ok": True, "already": True, **state(att, sess, now)}
+    if att.status != IN_PROGRESS or att.deadline is None:
+        raise ExamError(_("The exam has not started for you yet."), status=409, code="not_started")
+    if att.paused_at is not None:
+        raise ExamError(_("The exam is paused by the proctor; hand in after it resumes."), status=409, code="paused")
+    past_deadline = now >= att.deadline - TIME_UP_TOLERANCE
+    if time_up and not past_deadline:
+        err = ExamError(_("Time is not up yet; the timer has been corrected."), status=409, code="not_time_up")
+        err.state = state(att, sess, now)
+        raise err
+    reason = "timeout" if time_up or now >= att.deadline else "candidate"
+    won = finalise(att.id, reason, actor_label=candidate_label(att))
+    att = get_attempt(attempt_id, refresh=True)
+    return {"ok": True, "already": not won, **state(att, sess, now)}
+
+
+def finalise_if_due(att: ExamAttempt, now: _dt.datetime | None = None) -> bool:
+    """Finalise ``att`` when its deadline + grace has passed (and it is not paused)."""
+    now = now or clock.now()
+    if att.status in FINAL_STATUSES or att.deadline is None or att.paused_at is not None:
+        return False
+    if now <= att.deadline + exams.grace(att.session):
+        return False
+    return finalise(att.id, "timeout")
+
+
+def responses_digest(attempt_id: int) -> tuple[str, int]:
+    rows = db.session.execute(select(ExamResponse.paper_item_id, ExamResponse.answer, ExamResponse.flagged,
+                                     ExamResponse.seq).where(ExamResponse.attempt_id == attempt_id)
+                              .order_by(ExamResponse.paper_item_id)).all()
+    canonical = json.dumps([[pi, ans, fl, seq] for pi, ans, fl, seq in rows], ensure_ascii=False,
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), sum(1 for r in rows if r.answer is not None)
+
+
+def finalise(attempt_id: int, reason: str, *, actor=None, actor_label: str | None = None, note: str = "",
+             commit: bool = True) -> bool:
+    """Finalise once (conditional UPDATE). ``reason``: candidate | timeout | proctor | collect_all.
+    An attempt never entered becomes ``absent`` (缺考). Returns ``True`` for the caller that finalised it."""
+    att = get_attempt(attempt_id, refresh=True)
+    if att is None or att.status in FINAL_STATUSES:
+        return False
+    now = clock.now()
+    old_status = att.status
+    new_status = SUBMITTED if att.entered_at is not None else ABSENT
+    submitted_at = now
+    if reason == "timeout" and att.deadline is not None and att.deadline < now:
+        submitted_at = att.deadline  # the finish time of a candidate who never came back is the deadline
+    res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == attempt_id,
+                                                       ExamAttempt.status.in_(OPEN_STATUSES))
+                             .values(status=new_status, submitted_at=submitted_at, finalised_at=now,
+                                     submit_reason=reason, paused_at=None))
+    if res.rowcount != 1:
+        return False
+    digest, answered = responses_digest(attempt_id)
+    db.session.execute(update(ExamAttempt).where(ExamAttempt.id == attempt_id)
+                       .values(final_digest=digest, answered_count=answered))
+    label = actor_label or getattr(actor, "username", None) or "system"
+    _event(att.session_id, attempt_id, "finalised", actor_label=label,
+           detail={"reason": reason, "status": new_status, "answered": answered})
+    audit.record("attempt.finalise", "exam_attempt", attempt_id, actor=actor, actor_label=label,
+                 before={"status": old_status},
+                 after={"status": new_status, "reason": reason, "answered": answered, "digest": digest,
+                        "submitted_at": submitted_at.isoformat()},
+                 reason=note or reason)
+    if commit:
+        db.session.commit()
+        run_finalised_hooks([attempt_id])
+    return True
+
+
+def run_finalised_hooks(attempt_ids) -> None:
+    """Call ``examsys.services.marking_hooks.on_attempt_finalised(id)`` for each id, when the module exists.
+    A failing hook is logged; the finalisation (already committed) stands."""
+    try:
+        module = importlib.import_module("examsys.services.marking_hooks")
+    except ModuleNotFoundError as e:
+        if e.name != "examsys.services.marking_hooks":
+            raise
+        return
+    hook = getattr(module, "on_attempt_finalised", None)
+    if hook is None:
+        return
+    for aid in attempt_ids:
+        try:
+            hook(aid)
+        except Exception:  # noqa: BLE001 - the hook must not undo a finalisation
+            db.session.rollback()
+            log.exception("marking hook failed for attempt %s", aid)
+
+
+def finalise_due() -> int:
+    """Start due auto-start sessions and finalise every attempt past its deadline + grace.
+    Returns the number finalised (run by the sweeper and ``examsys exams finalise-due``)."""
+    exams.autostart_due()
+    now = clock.now()
+    rows = db.session.execute(
+        select(ExamAttempt.id, ExamAttempt.deadline, ExamSession.grace_seconds)
+        .join(ExamSession, ExamSession.id == ExamAttempt.session_id)
+        .where(ExamAttempt.status.in_(OPEN_STATUSES), ExamAttempt.deadline.is_not(None),
+               ExamAttempt.paused_at.is_(None), ExamAttempt.deadline < now)).all()
+    n = 0
+    for aid, deadline, grace_s in rows:
+        if deadline + _dt.timedelta(seconds=grace_s) < now and finalise(aid, "timeout"):
+            n += 1
+    return n
+
+
+def finalise_due_in_session(sess: ExamSession) -> int:
+    """Lazy finalisation for one session (the proctor page polls it)."""
+    now = clock.now()
+    rows = db.session.execute(
+        select(ExamAttempt.id, ExamAttempt.deadline)
+        .where(ExamAttempt.session_id == sess.id, ExamAttempt.status.in_(OPEN_STATUSES),
+               ExamAttempt.deadline.is_not(None), ExamAttempt.paused_at.is_(None),
+               ExamAttempt.deadline < now - exams.grace(sess))).all()
+    return sum(1 for aid, _d in rows if finalise(aid, "timeout"))
+
+
+def answered_counts(attempt_ids) -> dict[int, int]:
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(ExamResponse.attempt_id, func.count(ExamResponse.id))
+        .where(ExamResponse.attempt_id.in_(ids), ExamResponse.answer.is_not(None))
+        .group_by(ExamResponse.attempt_id)).all())
