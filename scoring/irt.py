@@ -32,6 +32,42 @@ Results are reported on the logit scale: ``a = 1``, ``d`` = item easiness,
 ``b = -d`` = item difficulty in logits, ``theta`` (EAP) in logits and
 ``latent_sd = sigma``.
 
+Estimation details
+------------------
+* Identical response patterns (NaN-aware) are collapsed with frequency
+  weights when that removes at least 30% of the rows (short tests).
+* EM is accelerated with SQUAREM (Varadhan & Roland 2008) with a monotone
+  log-likelihood safeguard; convergence is declared when one plain EM step
+  changes no parameter by ``tol`` (1e-4, as mirt's TOL) or more.
+* Items answered all right, all wrong, or never presented are excluded and
+  reported with ``nan`` parameters and a note; candidates who saw none of the
+  used items get the prior (theta = 0, theta_se = prior SD).
+
+Standard errors
+---------------
+From the observed information of the marginal log-likelihood at the
+estimates, computed exactly (no numeric differentiation) with the Louis
+(1982) identity in covariance form: for candidate i with posterior ``E_i``
+over the nodes, ``H = sum_i (E_i[d2 log p(x_i | theta)] + Cov_i[s_i])``
+where ``s_i`` is the complete-data score. This is the Hessian that R mirt
+approximates numerically with ``SE.type = 'Richardson'`` (LSAT7 agrees to 3
+significant digits). Known limitations: Wald SEs are asymptotic (first
+order); for small samples, for slopes near a Heywood/Guttman boundary and
+for ``b`` of weakly discriminating items (``b = -d/a`` is a ratio; its
+delta-method SE is symmetric while its sampling distribution is skewed)
+they understate uncertainty. With ``se="item"`` each item's own block of
+the information is inverted: conditional SEs, smaller than the full ones
+(measured on a simulated 2000 x 40 2PL: a 1-4% smaller, d 3-19%; Rasch d
+5-11%; LSAT7 a 2-8%), because they ignore the shared uncertainty of the
+ability scale. ``se="auto"`` therefore uses the full matrix whenever its
+cost allows (all complete-data cases up to at least 100,000 x 200).
+
+Abilities and fit
+-----------------
+EAP (posterior mean) ability with the posterior SD as its standard error, on
+the same quadrature. Rasch infit/outfit mean squares are integrated over
+each candidate's posterior (see :class:`IRTResult`).
+
 References
 ----------
 Bock, R. D., & Aitkin, M. (1981). Marginal maximum likelihood estimation of
@@ -812,6 +848,9 @@ def _fit(scores, model, n_quad, tol, max_iter, se):
         params, n_iter, converged, change, diverged = _squarem(em_map, params, tol, max_iter)
         if diverged:
             notes.append("EM diverged (non-finite parameters); results are not usable")
+        if model == "rasch" and params[0] < 0:
+            # the likelihood is symmetric under (sigma, z) -> (-sigma, -z): same fit
+            params = np.concatenate([[-params[0]], params[1:]])
         a, d = unpack(params)
         s = float(params[0]) if model == "rasch" else 1.0
         post, _, loglik = _estep(data, a, d, nodes, logw)
@@ -864,7 +903,7 @@ def _fit(scores, model, n_quad, tol, max_iter, se):
             notes.append(
                 "standard errors from per-item blocks of the observed information (conditional "
                 "on the other items' parameters; they ignore between-item covariance and are "
-                "slightly too small)"
+                "too small, for d by up to about 20%)"
             )
 
     # ---- abilities and fit
@@ -899,8 +938,11 @@ def _fit(scores, model, n_quad, tol, max_iter, se):
         theta, theta_se = scale * theta_z, scale * theta_sd
         latent_sd, se_latent = float(s), se_sigma
         n_params = k + 1
-        if s <= 0:
-            notes.append(f"estimated latent SD is not positive ({s:.3g}): items do not cohere")
+        if s < 0.05:
+            notes.append(
+                f"estimated latent SD is {s:.3g} logits: the items share almost no common "
+                "variance (they do not measure one ability)"
+            )
     else:
         a_out = a
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -983,7 +1025,7 @@ def fit_2pl(scores, *, n_quad: int = 61, tol: float = 1e-4, max_iter: int = 500,
         ``SE.type = 'Richardson'`` to rounding). "item": inverse of each
         item's own 2x2 block (conditional SEs; they ignore the covariance
         between items and are therefore somewhat too small, typically by a
-        few per cent for long tests and more for very short ones). "auto"
+        few per cent for a and up to about 20% for d). "auto"
         uses "full" unless its cost would exceed about 2e11 flops (e.g. very
         large banks with many different missing-data patterns).
 
