@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "ItemType", "Importance", "Status", "TRANSITIONS", "can_transition", "allowed_transitions",

@@ -15,7 +15,8 @@ practical tasks are marked by examiners: :class:`NotAutoMarkableError`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from question_bank import item_types
 from question_bank.item_types.base import RULES

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field as dc_field, replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["Problem", "CATALOG", "make_problem", "field_label_zh", "ERROR", "WARNING"]
 

@@ -8,7 +8,8 @@ not stop at the first); an empty list means the item is valid. Field paths name 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from question_bank import item_types
 from question_bank.item_types.base import check_number, check_text, check_text_list

@@ -16,7 +16,8 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from question_bank.items import Item
 from question_bank.messages import make_problem

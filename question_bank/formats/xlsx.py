@@ -11,7 +11,8 @@ from __future__ import annotations
 import warnings
 import zipfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from question_bank.items import Item, ItemType
 from question_bank.messages import Problem, make_problem

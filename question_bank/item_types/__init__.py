@@ -6,7 +6,7 @@ instance, registered below (and a value in :class:`~question_bank.items.ItemType
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from question_bank.items import ItemType
 

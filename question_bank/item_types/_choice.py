@@ -4,7 +4,8 @@ position, a key of letters, shuffling with key relabelling."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from question_bank.items import freeze, thaw
 from question_bank.messages import Problem, make_problem

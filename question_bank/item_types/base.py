@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from question_bank.items import ItemType, freeze, thaw
 from question_bank.messages import Problem, make_problem

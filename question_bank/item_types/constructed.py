@@ -13,7 +13,8 @@ lines: lines are collected until one ends with the points.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from question_bank.items import ItemType
 from question_bank.messages import Problem, make_problem

@@ -18,7 +18,8 @@ Spreadsheet key column: answers separated by ``|``, then optionally ``±toleranc
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from question_bank.items import ItemType
 from question_bank.messages import WARNING, Problem, make_problem

@@ -11,7 +11,8 @@ publish the veto list separately).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from question_bank.items import ItemType
 from question_bank.messages import Problem, make_problem
