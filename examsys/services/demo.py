@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Role, Station, User
+from . import papers as papers_service
 from . import taxonomy as taxonomy_service
 from .auth import create_user
 
@@ -58,6 +59,7 @@ def load_demo(progress=None) -> bool:
         taxonomy_service.upsert_taxonomy(data)
     db.session.flush()
     load_demo_items(progress=progress)
+    papers_service.load_demo_blueprints()  # examples/blueprints/<occupation>-<grade>-*.yaml
     db.session.commit()
     return True
 

@@ -596,13 +596,13 @@ def print_materials(view: dict, form_label: str) -> dict:
 # demo
 # ----------------------------------------------------------------------------------------------
 def load_demo_blueprints(actor=None) -> int:
-    """Store every examples/blueprints/*.yaml whose occupation exists (the caller commits via the demo).
+    """Store every examples/blueprints/<occupation>-<grade>-*.yaml whose occupation exists (the demo commits).
 
     Returns the number stored. Files for occupations that are not loaded are skipped."""
     from ..config import ROOT
 
     n = 0
-    for path in sorted((ROOT / "examples" / "blueprints").glob("*.yaml")):
+    for path in sorted((ROOT / "examples" / "blueprints").glob("[0-9]*-*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or not data.get("occupation") or not data.get("grade"):
             continue
