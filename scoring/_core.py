@@ -10,10 +10,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from .results import ScoreMatrix
 
-__all__ = ["ScoreSummary", "summarize", "upper_lower_groups", "as_scores", "score_grid"]
+__all__ = ["ScoreSummary", "summarize", "upper_lower_groups", "as_scores", "score_grid", "strata_sums"]
 
 #: Rows per block when accumulating the covariance (bounds temporary memory to ~32 MB).
 _BLOCK_ELEMENTS = 1 << 22
@@ -114,6 +115,9 @@ class ScoreSummary:
     ul_fraction : float
     dichotomous : ndarray (J,) bool
         Every score of the item is 0 or max_points.
+    unit : float or None
+        Largest of 1, 0.5, 0.25, 0.2, 0.1, 0.05, 0.01 points of which every score is a multiple
+        (None if there is no such grid).
     """
 
     scores: np.ndarray
@@ -131,22 +135,49 @@ class ScoreSummary:
     lower: np.ndarray
     ul_fraction: float
     dichotomous: np.ndarray
+    unit: float | None
 
     @property
     def item_var(self) -> np.ndarray:
         return np.diag(self.cov).copy()
 
 
-def _covariance(x: np.ndarray, means: np.ndarray) -> np.ndarray:
+def strata_sums(x: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Column sums of ``x`` within each stratum: ``out[k, j] = Σ_{i: codes[i] = k} x[i, j]``.
+
+    One sparse (n_codes x N) indicator product: reads ``x`` once, row by row, without copying it.
+    """
+    n = x.shape[0]
+    ind = sparse.csr_array((np.ones(n), (np.asarray(codes, dtype=np.int64), np.arange(n))), shape=(n_codes, n))
+    return np.asarray(ind @ x)
+
+
+def _covariance(x: np.ndarray, means: np.ndarray, unit: float | None, max_points: np.ndarray) -> np.ndarray:
+    """Sample covariance (N - 1) of the columns of x.
+
+    When every score is a multiple of ``unit`` the Gram matrix of the integer scores x/unit is formed
+    in float32 blocks small enough that every partial sum is an integer below 2**24, i.e. *exactly*,
+    and centred in float64: ``C = (G - s sᵀ/N) u² / (N - 1)``. Otherwise float64 on centred blocks.
+    """
     n, j = x.shape
-    c = np.zeros((j, j), dtype=np.float64)
     if n < 2:
         return np.full((j, j), np.nan)
-    block = max(1, _BLOCK_ELEMENTS // max(j, 1))
-    for start in range(0, n, block):
-        b = x[start:start + block] - means
-        c += b.T @ b
-    c /= n - 1
+    kmax = float(np.max(max_points)) / unit if unit is not None else math.inf
+    rows = int(min(32768, (1 << 24) // max(1.0, kmax * kmax))) if math.isfinite(kmax) else 0
+    c = np.zeros((j, j), dtype=np.float64)
+    if rows >= 1024:
+        for start in range(0, n, rows):
+            blk = x[start:start + rows]
+            b = (blk if unit == 1.0 else np.rint(blk / unit)).astype(np.float32)
+            c += b.T @ b
+        s = x.sum(axis=0) / unit
+        c = (c - np.outer(s, s) / n) * (unit * unit) / (n - 1)
+    else:
+        block = max(1, _BLOCK_ELEMENTS // max(j, 1))
+        for start in range(0, n, block):
+            b = x[start:start + block] - means
+            c += b.T @ b
+        c /= n - 1
     return (c + c.T) / 2
 
 
@@ -169,24 +200,28 @@ def summarize(data, max_points=None, *, ul_fraction: float = 0.27) -> ScoreSumma
         raise ValueError(f"at least 2 candidates are needed, got {n}")
     if j < 1:
         raise ValueError("at least 1 item is needed")
+    dich = ((x == 0) | (x == mp)).all(axis=0)
+    unit = score_grid(mp)
+    if unit is not None and not dich.all():
+        unit = score_grid(x[:, ~dich])
     totals = x.sum(axis=1)
     means = x.mean(axis=0)
-    cov = _covariance(x, means)
+    cov = _covariance(x, means, unit, mp)
     diag = np.diag(cov).copy()
+    diag_clean = np.where(diag < 1e-14 * np.maximum(mp * mp, 1e-300), 0.0, diag)
+    if np.any(diag_clean != diag):
+        cov[np.diag_indices(j)] = diag_clean
+        diag = diag_clean
     var_total = float(cov.sum())
+    if var_total <= 1e-12 * max(float(np.sum(mp)) ** 2, 1e-300):
+        var_total = 0.0
     cit = cov.sum(axis=1)
     cir = cit - diag
     vr = var_total - 2 * cit + diag
-    scale = max(var_total, 1e-300)
-    vr = np.where(vr < 1e-12 * scale, 0.0, vr)
-    diag_clean = np.where(diag < 1e-14 * np.maximum(mp * mp, 1e-300), 0.0, diag)
-    if np.any(diag_clean != diag):
-        cov = cov.copy()
-        cov[np.diag_indices(j)] = diag_clean
+    vr = np.where(vr < 1e-12 * max(var_total, 1e-300), 0.0, vr)
     upper, lower = upper_lower_groups(totals, ul_fraction)
     return ScoreSummary(
-        scores=x, max_points=mp, n=n, n_items=j, totals=totals, means=means, cov=cov,
-        var_total=var_total if var_total > 1e-12 * max(float(np.sum(mp)) ** 2, 1e-300) else 0.0,
+        scores=x, max_points=mp, n=n, n_items=j, totals=totals, means=means, cov=cov, var_total=var_total,
         cov_item_total=cit, cov_item_rest=cir, var_rest=vr, upper=upper, lower=lower,
-        ul_fraction=float(ul_fraction), dichotomous=np.all((x == 0) | (x == mp), axis=0),
+        ul_fraction=float(ul_fraction), dichotomous=dich, unit=unit,
     )

@@ -20,9 +20,9 @@ Only dichotomous items (every score 0 or max) are analysed; polytomous items get
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-from ._core import as_scores
+from ._core import as_scores, strata_sums
 from .intervals import z_value
 from .results import DIFResult, MantelHaenszelResult, ScoreMatrix
 
@@ -36,7 +36,7 @@ def ets_class(d_dif, se, p_value, *, level: float = 0.05):
     d = np.abs(np.asarray(d_dif, dtype=np.float64))
     se = np.asarray(se, dtype=np.float64)
     p = np.asarray(p_value, dtype=np.float64)
-    z1 = float(stats.norm.ppf(1 - level))
+    z1 = float(special.ndtri(1 - level))
     with np.errstate(invalid="ignore", divide="ignore"):
         sig_gt1 = (d - 1) / se > z1
     cls = np.where((d < 1) | (p >= level), "A", np.where((d >= 1.5) & sig_gt1, "C", "B"))
@@ -169,14 +169,7 @@ def mh_dif(
     k = int(tcode.max()) + 1
     ng = labels.shape[0]
     cell = gcode.astype(np.int64) * k + tcode
-    order = np.argsort(cell, kind="stable")
-    cs = cell[order]
-    starts = np.flatnonzero(np.concatenate(([True], cs[1:] != cs[:-1])))
-    right_sorted = (x == mp)[order]
-    sums = np.add.reduceat(right_sorted, starts, axis=0, dtype=np.int64)
-    right = np.zeros((ng * k, j), dtype=np.float64)
-    right[cs[starts]] = sums
-    right = right.reshape(ng, k, j)
+    right = np.rint(strata_sums(x, cell, ng * k) / mp).reshape(ng, k, j)  # right answers of 0/max items
     size = np.bincount(cell, minlength=ng * k).reshape(ng, k).astype(np.float64)
     total_right = right.sum(axis=0)
     total_size = size.sum(axis=0)

@@ -56,7 +56,8 @@ def distractor_analysis(
     choice_cols = np.flatnonzero(matrix.is_choice)
     out: list = [None] * matrix.n_items
     if choice_cols.size:
-        cht = matrix.choices.T[choice_cols]  # (Jc, N), C-contiguous gather
+        ch = matrix.choices if choice_cols.size == matrix.n_items else matrix.choices[:, choice_cols]
+        cht = np.ascontiguousarray(ch.T)  # (Jc, N): one pass, then contiguous rows per item
         for t, j in enumerate(choice_cols):
             labels = matrix.option_labels[j]
             k = len(labels)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = ["z_value", "wilson_interval", "wald_interval", "fisher_z_interval"]
 
@@ -12,7 +12,7 @@ def z_value(confidence: float) -> float:
     """Two-sided standard normal quantile, e.g. 1.959964 for ``confidence = 0.95``."""
     if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(special.ndtri(0.5 + confidence / 2))
 
 
 def wilson_interval(p, n, confidence: float = 0.95):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import ScoreSummary, score_grid, summarize, upper_lower_groups
+from ._core import ScoreSummary, strata_sums, summarize, upper_lower_groups
 from .intervals import fisher_z_interval, wald_interval, wilson_interval, z_value
 from .results import ItemStatistics
 
@@ -42,12 +42,40 @@ def _safe_div(a, b):
     return out
 
 
+def _top_sums(hist: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per column c of ``hist`` (count of value r in row r), the sum of the k[c] largest values."""
+    r = np.arange(hist.shape[0], dtype=np.float64)[:, None]
+    cnt = np.cumsum(hist[::-1], axis=0)[::-1]  # number of values >= r
+    tot = np.cumsum((r * hist)[::-1], axis=0)[::-1]  # sum of values >= r
+    cnt = np.vstack([cnt, np.zeros((1, hist.shape[1]))])
+    tot = np.vstack([tot, np.zeros((1, hist.shape[1]))])
+    rstar = (cnt[:-1] >= k[None, :]).sum(axis=0) - 1  # largest r with at least k values >= r
+    cols = np.arange(hist.shape[1])
+    return tot[rstar + 1, cols] + rstar * (k - cnt[rstar + 1, cols])
+
+
+def _sorted_product_hist(xcol: np.ndarray, restcol: np.ndarray) -> float:
+    """Σ sort(x)_i sort(rest)_i for non-negative integer vectors, from their histograms."""
+    hx = np.bincount(xcol)
+    hr = np.bincount(restcol)
+    cr = np.cumsum(hr)
+    cs = np.cumsum(np.arange(hr.shape[0]) * hr)
+    cx = np.cumsum(hx)
+    k = np.searchsorted(cr, cx, side="right")  # blocks of rest fully inside the first cx values
+    prev_c = np.where(k > 0, cr[np.maximum(k - 1, 0)], 0)
+    prev_s = np.where(k > 0, cs[np.maximum(k - 1, 0)], 0)
+    f = prev_s + np.where(k < hr.shape[0], k, 0) * (cx - prev_c)  # sum of the cx smallest rest values
+    block = np.diff(np.concatenate(([0], f)))
+    return float(np.dot(np.arange(hx.shape[0], dtype=np.float64), block))
+
+
 def discriminative_efficiency(summary: ScoreSummary) -> np.ndarray:
     """Moodle discriminative efficiency (fraction) of every item.
 
     ``DE_j = cov(x_j, T − x_j) / cov_max_j``; cov_max pairs x_j and T − x_j each sorted ascending.
-    When all scores lie on a grid (multiples of 1, 0.5, ... points) the sorted products are formed
-    from histograms (O(N + range) per item), otherwise by sorting.
+    When the scores lie on a grid (multiples of 1, 0.5, ... points) the sorted products come from
+    histograms: for 0/max items from the counts of right answers per total score (one sparse product
+    for all items), for other items from per-item histograms; without a grid, by sorting.
 
     Parameters
     ----------
@@ -60,36 +88,34 @@ def discriminative_efficiency(summary: ScoreSummary) -> np.ndarray:
     """
     x = summary.scores
     n, j = x.shape
-    rest_mean = (summary.totals.sum() - x.sum(axis=0)) / n
+    mp = summary.max_points
+    rest_mean = summary.totals.mean() - summary.means
     sum_prod = np.empty(j)
-    dich = summary.dichotomous
-    u = score_grid(summary.max_points)
-    if u is not None and not np.all(dich):
-        u = score_grid(x[:, ~dich])
+    u = summary.unit
     if u is not None:
-        xi = np.empty((j, n), dtype=np.int32)  # (J, N) contiguous: one fast pass per item
-        xi[...] = (x if u == 1.0 else np.rint(x / u)).T
-        ti = xi.sum(axis=0, dtype=np.int64)
-        for jj in range(j):
-            col = xi[jj]
-            hx = np.bincount(col)
-            hr = np.bincount(ti - col)
-            cr = np.cumsum(hr)
-            cs = np.cumsum(np.arange(hr.shape[0]) * hr)
-            cx = np.cumsum(hx)
-            # F(m): sum of the m smallest rest values
-            k = np.searchsorted(cr, cx, side="right")
-            prev_c = np.where(k > 0, cr[np.maximum(k - 1, 0)], 0)
-            prev_s = np.where(k > 0, cs[np.maximum(k - 1, 0)], 0)
-            f = prev_s + np.where(k < hr.shape[0], k, 0) * (cx - prev_c)
-            block = np.diff(np.concatenate(([0], f)))
-            sum_prod[jj] = float(np.dot(np.arange(hx.shape[0], dtype=np.float64), block)) * u * u
+        tcode = np.rint(summary.totals / u).astype(np.int64)
+        kt = int(tcode.max()) + 1
+        dcols = np.flatnonzero(summary.dichotomous)
+        if dcols.size:
+            xs = x if dcols.size == j else x[:, dcols]
+            h1 = np.rint(strata_sums(xs, tcode, kt) / mp[dcols])  # (kt, Jd): right answers per total
+            h0 = np.bincount(tcode, minlength=kt)[:, None] - h1
+            steps = np.rint(mp[dcols] / u).astype(np.int64)
+            for m in np.unique(steps):
+                sel = np.flatnonzero(steps == m)
+                hist = h0[:, sel].copy()  # rest = t for wrong answers, t - m for right answers
+                hist[: kt - m] += h1[m:, sel]
+                n1 = h1[:, sel].sum(axis=0)
+                sum_prod[dcols[sel]] = m * _top_sums(hist, n1) * u * u
+        for jj in np.flatnonzero(~summary.dichotomous):
+            col = np.rint(x[:, jj] / u).astype(np.int64)
+            sum_prod[jj] = _sorted_product_hist(col, tcode - col) * u * u
     else:
         for jj in range(j):
             col = x[:, jj]
             sum_prod[jj] = float(np.dot(np.sort(col), np.sort(summary.totals - col)))
     cov_max = (sum_prod - n * summary.means * rest_mean) / (n - 1)
-    cov_max = np.where(cov_max > 1e-12 * np.maximum(summary.max_points, 1) ** 2, cov_max, 0.0)
+    cov_max = np.where(cov_max > 1e-12 * np.maximum(mp, 1) ** 2, cov_max, 0.0)
     return _safe_div(summary.cov_item_rest, cov_max)
 
 

@@ -414,9 +414,9 @@ def score_matrix_from_choices(
         raise ValueError(f"n_options must be between 2 and {len(LETTERS)}")
     if np.any((ki < 0) | (ki >= no)):
         raise ValueError("key_index must be an option index below n_options")
-    if np.any(ch < -1) or np.any(ch >= no):
+    if n and (np.any(ch.min(axis=0) < -1) or np.any(ch.max(axis=0) >= no)):
         raise ValueError("choices must be -1 (omitted) or an option index below n_options")
-    ch16 = ch.astype(np.int16)
+    ch16 = ch.astype(np.int16, copy=False)
     scores = np.where(ch16 == ki.astype(np.int16), mp, 0.0)
     labels = tuple(tuple(LETTERS[:k]) for k in no)
     return ScoreMatrix(

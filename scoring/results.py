@@ -106,18 +106,20 @@ class ScoreMatrix:
         if not np.all(np.isfinite(mp) & (mp > 0)):
             raise ValueError("max_points must be finite and > 0 for every item")
         object.__setattr__(self, "max_points", mp)
-        if not np.all(np.isfinite(scores)):
-            raise ValueError(
-                "scores contain NaN or infinity; not-presented cells are not supported "
-                "(analyse each form separately; omitted responses score 0)"
-            )
         tol = 1e-9 * np.maximum(mp, 1.0)
-        if np.any(scores < -tol) or np.any(scores > mp + tol):
-            bad = np.argwhere((scores < -tol) | (scores > mp + tol))[0]
+        in_range = (scores >= -tol) & (scores <= mp + tol)  # False for NaN as well
+        if not in_range.all():
+            if not np.all(np.isfinite(scores)):
+                raise ValueError(
+                    "scores contain NaN or infinity; not-presented cells are not supported "
+                    "(analyse each form separately; omitted responses score 0)"
+                )
+            bad = np.argwhere(~in_range)[0]
             raise ValueError(
                 f"score {scores[bad[0], bad[1]]!r} of candidate {self.candidate_ids[bad[0]]!r} on item "
                 f"{self.item_ids[bad[1]]!r} is outside [0, {mp[bad[1]]:g}]"
             )
+        del in_range
         kinds = tuple(self.kinds)
         if len(kinds) != j or any(k not in ITEM_KINDS for k in kinds):
             raise ValueError(f"kinds must be {j} values from {ITEM_KINDS}")
@@ -155,21 +157,30 @@ class ScoreMatrix:
         if j and n:
             lo = np.where(n_opt > 0, -1, -2)
             hi = np.where(n_opt > 0, n_opt - 1, -2)
-            if np.any(ch < lo) or np.any(ch > hi):
+            if np.any(ch.min(axis=0) < lo) or np.any(ch.max(axis=0) > hi):
                 raise ValueError("choices must be an option index, -1 (omitted), or -2 for marked items")
         choice_cols = np.flatnonzero(n_opt > 0)
         if choice_cols.size and n:
+            all_cols = choice_cols.size == j
+            ch_c = ch if all_cols else ch[:, choice_cols]
+            sc_c = scores if all_cols else scores[:, choice_cols]
             width = int(n_opt.max()) + 1
-            table = np.zeros((j, width), dtype=np.float64)  # column -1 (omitted) scores 0
-            for jj in choice_cols:
-                table[jj, : n_opt[jj]] = oscores[jj]
-            expected = table[choice_cols[None, :], ch[:, choice_cols]]
-            if not np.array_equal(expected, scores[:, choice_cols]):
-                r, c = np.argwhere(expected != scores[:, choice_cols])[0]
+            table = np.zeros((choice_cols.size, width), dtype=np.float64)  # last column: omitted (-1) = 0
+            for t, jj in enumerate(choice_cols):
+                table[t, : n_opt[jj]] = oscores[jj]
+            mismatch = None
+            for o in range(-1, width - 1):  # one pass per option value: choosers of o must score table[:, o]
+                bad = (ch_c == o) & (sc_c != table[:, o])
+                if bad.any():
+                    mismatch = bad
+                    break
+            if mismatch is not None:
+                r, c = np.argwhere(mismatch)[0]
+                col = choice_cols[c]
+                want = table[c, ch_c[r, c]]
                 raise ValueError(
-                    f"score {scores[r, choice_cols[c]]:g} of candidate {self.candidate_ids[r]!r} on item "
-                    f"{self.item_ids[choice_cols[c]]!r} does not match the score of its choice "
-                    f"({expected[r, c]:g})"
+                    f"score {scores[r, col]:g} of candidate {self.candidate_ids[r]!r} on item "
+                    f"{self.item_ids[col]!r} does not match the score of its choice ({want:g})"
                 )
         object.__setattr__(self, "option_labels", labels)
         object.__setattr__(self, "option_scores", oscores)
