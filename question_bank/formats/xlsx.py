@@ -154,13 +154,17 @@ def _read(wb, taxonomy: Any, existing: Mapping[str, Any] | None, max_rows: int) 
     return result
 
 
-def write_sheet(ws, columns: Sequence[Column], rows: Sequence[Mapping[str, Any]] | Any) -> None:
+def write_sheet(ws, columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> None:
     """Write a header row (bold, frozen) and ``rows`` (dicts by column key) to a write-only sheet.
-    Text beginning with ``=`` is stored as text, never as a formula."""
+
+    Text beginning with ``=`` is stored as text, never as a formula. The sheet's ``<dimension>`` is written
+    (openpyxl's write-only mode omits it, and its read-only reader then scans the whole sheet once more)."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    dimension = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    ws.calculate_dimension = lambda: dimension  # read by openpyxl's writer before the first row
     bold = Font(bold=True)
     for i, c in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = 40 if c.key in ("stem", "standard") else 14
@@ -199,10 +203,10 @@ def write_bank_xlsx(items: Sequence[Mapping[str, Any] | Item], path: str | Path 
     practical = [d for d in canon if d["type"] == ItemType.PRACTICAL_TASK.value]
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(ITEMS_SHEET)
-    write_sheet(ws, ITEM_COLUMNS, (item_row(d, taxonomy) for d in canon
-                                   if d["type"] != ItemType.PRACTICAL_TASK.value))
+    write_sheet(ws, ITEM_COLUMNS, [item_row(d, taxonomy) for d in canon
+                                   if d["type"] != ItemType.PRACTICAL_TASK.value])
     ws2 = wb.create_sheet(PRACTICAL_SHEET)
     ids = task_ids(practical)
-    write_sheet(ws2, PRACTICAL_COLUMNS, (row for d, tid in zip(practical, ids)
-                                         for row in practical_rows(d, tid, taxonomy)))
+    write_sheet(ws2, PRACTICAL_COLUMNS, [row for d, tid in zip(practical, ids)
+                                         for row in practical_rows(d, tid, taxonomy)])
     wb.save(path)
