@@ -356,9 +356,11 @@ def test_non_convergence_is_reported(lsat7):
 @pytest.mark.parametrize(
     "scores, exc, match",
     [
-        (np.array([[0, 1, 2], [1, 0, 1], [0, 0, 1]]), ValueError, r"only 0, 1 or NaN.*2\.0 at row 0, column 2"),
+        (np.array([[0, 1, 2], [1, 0, 1], [0, 0, 1]]), ValueError,
+         r"only 0, 1 or NaN.*2\.0 at row 0, column 2 \(0-based\)"),
         (np.array([[0, 1, 0.5], [1, 0, 1], [0, 0, 1]]), ValueError, r"only 0, 1 or NaN"),
-        (np.array([[0, 1, np.inf], [1, 0, 1], [0, 0, 1]]), ValueError, r"infinite value \(row 0, column 2, 0-based\)"),
+        (np.array([[0, 1, np.inf], [1, 0, 1], [0, 0, 1]]), ValueError,
+         r"infinite value \(row 0, column 2, 0-based\)"),
         (np.array([[0, 1, 1]]), ValueError, r"at least 2 candidates"),
         (np.array([0, 1, 1]), ValueError, r"2-D"),
         (np.array([["0", "1"], ["1", "0"]]), TypeError, r"numeric"),
