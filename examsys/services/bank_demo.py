@@ -54,6 +54,15 @@ def load_items(data_dir: Path, media_dir: Path, progress: Callable[[int, int], N
     ctx = item_service._Context()
     hashes: dict[str, str] = {}
     done = 0
+    db.session.flush()  # the audit head and the taxonomy exist in the database before the batch
+    with db.session.no_autoflush:  # one flush per item (create_item's) instead of one per audit entry
+        done = _load(batches, writer, reviewer, media_dir, ctx, hashes, total, progress)
+    db.session.flush()
+    return done
+
+
+def _load(batches, writer, reviewer, media_dir, ctx, hashes, total, progress) -> int:
+    done = 0
     for path, data in batches:
         for n, d in enumerate(data, start=1):
             if not isinstance(d, dict):
@@ -83,5 +92,4 @@ def load_items(data_dir: Path, media_dir: Path, progress: Callable[[int, int], N
             done += 1
             if progress is not None:
                 progress(done, total)
-    db.session.flush()
     return done

@@ -331,6 +331,7 @@ def create_item(data: Mapping[str, Any], actor, *, status: str = "draft", commen
         v = _new_version(item, 1, c, actor, comment)
         db.session.flush()  # one flush inserts the item and its version 1
         item.current_version = v
+        item.current_version_id = v.id  # readable before the next flush (batch loads run without autoflush)
         _audit_item(item, "item.create", actor, after=item_dict(v, status=status, occupation=occ.code),
                     reason=comment)
         _done(commit)
@@ -384,11 +385,10 @@ def save_new_version(item_id: int, data: Mapping[str, Any], actor, comment: str 
         if _same_content(before, c):
             raise ItemError(_l("Nothing was changed, so no new version was saved."))
         path = _path_to_draft(item.status)
-        if submit:
-            path.append("in_review")
         v = _new_version(item, old.number + 1, c, actor, comment)
         db.session.flush()
         item.current_version = v
+        item.current_version_id = v.id
         _denormalise(item, c, occ, ctx)
         if path:
             item.status = path[-1]
@@ -396,8 +396,7 @@ def save_new_version(item_id: int, data: Mapping[str, Any], actor, comment: str 
         after = item_dict(v, status=item.status, occupation=occ.code)
         _audit_item(item, "item.edit", actor, before=before, after=after, reason=comment)
         if submit:
-            _audit_item(item, "item.submit", actor, before={"status": "draft", "version": v.number},
-                        after={"status": "in_review", "version": v.number}, reason=comment)
+            _transition(item, "in_review", actor, "item.submit", comment)
         _done(commit)
     except Exception:
         if commit:

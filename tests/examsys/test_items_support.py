@@ -118,3 +118,54 @@ def get_user(username: str):
     from examsys.extensions import db
     from examsys.models import User
     return db.session.execute(select(User).where(User.username == username)).scalar_one()
+
+
+def _show(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def form_data(d: dict, token: str, action: str = "save", comment: str = "") -> dict:
+    """The editor form fields (examsys/bank/forms.py) describing item dict ``d``."""
+    f: dict = {"csrf_token": token, "action": action, "comment": comment, "type": d["type"],
+               "occupation": d["occupation"], "grades": [str(g) for g in d["grades"]], "kp": d["kp"],
+               "points": _show(d.get("points")), "difficulty": _show(d.get("difficulty")),
+               "discrimination": _show(d.get("discrimination")), "source": d.get("source", ""),
+               "stem": d["stem"], "images": list(d.get("images") or [])}
+    t = d["type"]
+    if t in ("single_choice", "multiple_choice"):
+        for i, text in enumerate(d["options"]):
+            f["option_" + "ABCDEFGH"[i]] = text
+        f["key"] = list(d["key"])
+    elif t == "true_false":
+        f["tf_key"] = {True: "true", False: "false"}.get(d["key"], "")
+    elif t == "fill_blank":
+        f["answer"] = list(d["answers"])
+        f["tolerance"] = _show(d.get("tolerance"))
+        f["unit"] = d.get("unit") or ""
+    elif t in ("short_answer", "calculation", "essay"):
+        f["reference_answer"] = d["reference_answer"]
+        f["score_step"] = _show(d.get("score_step"))
+        f["mp_text"] = [m["text"] for m in d["marking_points"]]
+        f["mp_points"] = [_show(m["points"]) for m in d["marking_points"]]
+    elif t == "practical_task":
+        f["time_limit_min"] = _show(d["time_limit_min"])
+        f["materials"] = "\n".join(d["materials"])
+        f["equipment"] = "\n".join(d["equipment"])
+        f["veto"] = "\n".join(d["veto"])
+        for k in ("content", "element", "points", "standard", "mode"):
+            f["cr_" + k] = [_show(c[k]) for c in d["criteria"]]
+    return f
+
+
+def field_errors(html: str) -> dict[str, list[str]]:
+    """``{field path: [message, ...]}`` shown next to the inputs of the editor page."""
+    import html as _html
+    import re
+    out: dict[str, list[str]] = {}
+    for field, msg in re.findall(r'<div class="error" data-field="([^"]+)">([^<]*)</div>', html):
+        out.setdefault(_html.unescape(field), []).append(_html.unescape(msg))
+    return out
