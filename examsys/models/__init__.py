@@ -5,3 +5,5 @@ from .papers import Blueprint, ItemUsage, Paper, PaperForm, PaperItem  # noqa: F
 from .taxonomy import KnowledgeNode, Occupation, WeightEntry  # noqa: F401
 from .users import AuthSession, LoginThrottle, Role, Station, User  # noqa: F401
 from .exams import AttemptEvent, ExamAttempt, ExamCandidate, ExamResponse, ExamSession  # noqa: F401
+from .marks import (AttemptMarking, CandidateResult, ItemMarkingRule, KeyCorrection, Mark, MarkerAssignment,  # noqa: F401
+                    PassRule, ResultChange, Script, SessionMarking)
