@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", metavar="OUT", help="output file (default: standard output; required for xlsx)")
     a.add_argument("--pass-fraction", type=float, default=None, metavar="F",
                    help="pass mark as a share of the maximum total (default 0.60)")
-    a.add_argument("--cut", type=float, default=None, metavar="POINTS", help="pass mark in points (overrides --pass-fraction)")
+    a.add_argument("--cut", type=float, default=None, metavar="POINTS",
+                   help="pass mark in points (overrides --pass-fraction)")
     a.add_argument("--min-n", type=int, default=None, metavar="N", help="no item flags below N candidates (default 30)")
     a.add_argument("--multiple-policy", choices=("exact", "partial"), default="exact",
                    help="scoring of multiple-answer items (default exact)")

@@ -335,7 +335,8 @@ def _option_flags(matrix, summary, j, opt, fl, th, n, z, pct, cut, r_item):
             rk = "n/a" if not np.isfinite(r_key) else f"{r_key:.2f}"
             fl.append(Flag(
                 "possible_miskey",
-                f"Option {labels[best]} correlates with the rest score (r = {r_best:.2f}, {pct} CI {lo:.2f} to {hi:.2f}) "
+                f"Option {labels[best]} correlates with the rest score "
+                f"(r = {r_best:.2f}, {pct} CI {lo:.2f} to {hi:.2f}) "
                 f"more than the key {key} (r = {rk}); the key may be wrong - consider {labels[best]}. "
                 f"With key {labels[best]}: alpha {what_if['alpha_before']} -> {what_if['alpha_after']}, "
                 f"passes {what_if['pass_count_before']} -> {what_if['pass_count_after']} "

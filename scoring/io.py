@@ -450,8 +450,9 @@ def format_text(report: dict) -> str:
     if t.get("irt"):
         irt = t["irt"]
         out.append("")
-        out.append(f"IRT ({irt.get('model')}): " + (irt["error"] if irt.get("error") else
-                                                     f"converged {irt.get('converged')}, {irt.get('n_iter')} iterations"))
+        status = irt["error"] if irt.get("error") else \
+            f"converged {irt.get('converged')}, {irt.get('n_iter')} iterations"
+        out.append(f"IRT ({irt.get('model')}): {status}")
     if t.get("copying_screen"):
         cs = t["copying_screen"]
         out.append("")

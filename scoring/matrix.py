@@ -118,7 +118,9 @@ def parse_key(item_id: str, key, max_points, n_options=None) -> ItemKey:
         except (TypeError, ValueError):
             raise ValueError(f"item {item_id!r}: n_options {n_options!r} is not a whole number") from None
         if not nopt_f.is_integer() or not 2 <= nopt_f <= len(LETTERS):
-            raise ValueError(f"item {item_id!r}: n_options must be a whole number from 2 to {len(LETTERS)}, got {n_options!r}")
+            raise ValueError(
+                f"item {item_id!r}: n_options must be a whole number from 2 to {len(LETTERS)}, got {n_options!r}"
+            )
         nopt = int(nopt_f)
     raw = "" if key is None or (isinstance(key, float) and math.isnan(key)) else str(key)
     k = _clean(raw)
@@ -249,7 +251,8 @@ def build_score_matrix(
         if c.strip() == "":
             problems.append(InputProblem("empty candidate id", row=r, column="candidate_id"))
         elif c in seen:
-            problems.append(InputProblem(f"duplicate candidate id {c!r} (first at row {seen[c]})", row=r, column="candidate_id"))
+            problems.append(InputProblem(f"duplicate candidate id {c!r} (first at row {seen[c]})", row=r,
+                                         column="candidate_id"))
         else:
             seen[c] = r
     seen_i: set[str] = set()

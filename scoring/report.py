@@ -28,6 +28,7 @@ was not requested; ``test.copying_screen`` says whether it ran).
 from __future__ import annotations
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -83,11 +84,13 @@ def _fit_irt(matrix: ScoreMatrix, summary, model: str):
         return mapped
     x01 = summary.scores[:, cols] / summary.max_points[cols]
     fit = irt_mod.fit_rasch if model == "rasch" else irt_mod.fit_2pl
-    try:
-        res = fit(x01)
-    except ValueError as exc:
-        mapped.summary = {"model": model, "error": str(exc)}
-        return mapped
+    with warnings.catch_warnings(record=True) as caught:  # numeric warnings become notes in the report
+        warnings.simplefilter("always")
+        try:
+            res = fit(x01)
+        except ValueError as exc:
+            mapped.summary = {"model": model, "error": str(exc)}
+            return mapped
     for name in ("a", "b", "se_a", "se_b", "infit", "outfit"):
         arr = getattr(mapped, name)
         arr[cols] = np.asarray(getattr(res, name, np.full(cols.size, np.nan)), dtype=np.float64)
@@ -97,7 +100,8 @@ def _fit_irt(matrix: ScoreMatrix, summary, model: str):
         "model": model, "converged": bool(getattr(res, "converged", False)),
         "n_iter": getattr(res, "n_iter", None), "loglik": getattr(res, "loglik", None),
         "latent_sd": getattr(res, "latent_sd", None), "n_items_fitted": int(used.sum()),
-        "notes": [str(s) for s in getattr(res, "notes", ())],
+        "notes": [str(s) for s in getattr(res, "notes", ())]
+        + [f"warning during the fit: {w.message}" for w in caught],
     }
     return mapped
 

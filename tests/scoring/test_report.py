@@ -97,3 +97,14 @@ def test_irt_results_are_attached():
     assert r["test"]["irt"]["model"] == "rasch" and r["test"]["irt"]["converged"] is True
     # b increases with the simulated difficulty
     assert np.all(np.diff([it["irt"]["b"] for it in r["items"]]) > 0)
+
+
+def test_irt_on_degenerate_data_never_breaks_the_report():
+    pytest.importorskip("scoring.irt")
+    m = score_matrix_from_choices(np.array([[0, 1, 2], [1, 1, -1], [2, 0, 0]]), [0, 1, 2], 3)
+    r = analyze(m, irt="rasch")  # pytest turns any escaping warning into an error
+    assert r["test"]["irt"]["model"] == "rasch"
+    json.dumps(r, allow_nan=False)
+    r = analyze(score_matrix_from_scores(np.eye(2)), irt="2pl")
+    assert "at least 3 dichotomous items" in r["test"]["irt"]["error"]
+    assert all(it["irt"] is None for it in r["items"])
