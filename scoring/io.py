@@ -74,7 +74,7 @@ def _rows(text: str):
     for cells in reader:
         line = start
         start = reader.line_num + 1
-        if not cells or all(c.strip() == "" for c in cells):
+        if not "".join(cells).strip():
             continue
         yield line, cells
 

@@ -325,8 +325,9 @@ def build_score_matrix(
         keys_norm.append(ik.key)
         if ik.kind == "marked":
             smap = {v: (c[1] if c[0] == "score" else 0.0) for v, c in lut.items()}
-            scores[:, jj] = np.fromiter((smap[v] for v in col), dtype=np.float64, count=n)
-            omitted[:, jj] = np.fromiter((lut[v][0] == "omit" for v in col), dtype=bool, count=n)
+            omap = {v: c[0] == "omit" for v, c in lut.items()}
+            scores[:, jj] = np.fromiter(map(smap.__getitem__, col), dtype=np.float64, count=n)
+            omitted[:, jj] = np.fromiter(map(omap.__getitem__, col), dtype=bool, count=n)
             labels_all.append(())
             oscores_all.append(())
             continue
@@ -345,7 +346,7 @@ def build_score_matrix(
         osc = tuple(_pattern_score(lab, ik.key, ik.max_points, multiple_policy) if ik.kind == "multiple"
                     else (ik.max_points if lab == ik.key else 0.0) for lab in labels)
         code = {v: (index[c[1]] if c[0] == "choice" else -1) for v, c in lut.items()}
-        ch = np.fromiter((code[v] for v in col), dtype=np.int16, count=n)
+        ch = np.fromiter(map(code.__getitem__, col), dtype=np.int16, count=n)
         choices[:, jj] = ch
         omitted[:, jj] = ch < 0
         osc_arr = np.asarray(osc + (0.0,), dtype=np.float64)  # index -1 -> 0 points
