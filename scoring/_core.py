@@ -168,7 +168,8 @@ def _covariance(x: np.ndarray, means: np.ndarray, unit: float | None, max_points
     if rows >= 1024:
         for start in range(0, n, rows):
             blk = x[start:start + rows]
-            b = (blk if unit == 1.0 else np.rint(blk / unit)).astype(np.float32)
+            b = (blk if unit == 1.0 else blk / unit).astype(np.float32)
+            np.rint(b, out=b)  # scores within 1e-7 of the grid count as on it
             c += b.T @ b
         s = x.sum(axis=0) / unit
         c = (c - np.outer(s, s) / n) * (unit * unit) / (n - 1)

@@ -152,3 +152,20 @@ def test_negative_item_is_never_reversed():
     s = item_statistics(score_matrix_from_scores(x))
     assert s.r_rest[4] < -0.3 and s.r_pbis[4] < 0 and s.d_ul27[4] < 0 and s.disc_efficiency[4] < 0
     assert s.alpha_if_deleted[4] > alpha_loop(x)  # dropping it would raise alpha
+
+
+@pytest.mark.parametrize("case", ["binary", "half_points", "wide_range", "off_grid"])
+def test_covariance_paths_agree_with_numpy(case):
+    rng = np.random.default_rng(21)
+    n = 3000
+    if case == "binary":  # exact float32 Gram of 0/1 scores
+        x, mp = (rng.random((n, 12)) < 0.7).astype(float), np.ones(12)
+    elif case == "half_points":  # grid 0.5, items up to 5 points
+        x, mp = rng.integers(0, 11, (n, 12)) / 2.0, np.full(12, 5.0)
+    elif case == "wide_range":  # 0..100 on a 0.5 grid: blocks too small for float32, float64 path
+        x, mp = rng.integers(0, 201, (n, 6)) / 2.0, np.full(6, 100.0)
+    else:  # no grid at all
+        x, mp = rng.random((n, 6)) * 3, np.full(6, 3.0)
+    s = summarize(x, mp)
+    assert_allclose(s.cov, np.cov(x, rowvar=False), rtol=1e-11, atol=1e-13)
+    assert_allclose(s.var_total, x.sum(1).var(ddof=1), rtol=1e-11)
