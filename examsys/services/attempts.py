@@ -243,21 +243,11 @@ def enter(att: ExamAttempt) -> None:
 
 # -- the paper -------------------------------------------------------------------------------------
 
-_VIEW_CACHE: dict[int, dict] = {}
-_VIEW_CACHE_MAX = 20_000
-
-
 def _item_view(iv: ItemVersion) -> dict:
-    """What a candidate may see of an item version (immutable, so cached): stem, images, options, unit."""
-    v = _VIEW_CACHE.get(iv.id)
-    if v is None:
-        content = item_types.get(iv.type).candidate_view(iv.content or {})
-        v = {"stem": iv.stem, "images": list(iv.images or []), "options": content.get("options"),
-             "unit": content.get("unit")}
-        if len(_VIEW_CACHE) >= _VIEW_CACHE_MAX:
-            _VIEW_CACHE.clear()
-        _VIEW_CACHE[iv.id] = v
-    return v
+    """What a candidate may see of an item version: stem, images, options, unit (the item type's allow-list)."""
+    content = item_types.get(iv.type).candidate_view(iv.content or {})
+    return {"stem": iv.stem, "images": list(iv.images or []), "options": content.get("options"),
+            "unit": content.get("unit")}
 
 
 def paper(att: ExamAttempt) -> dict:
@@ -288,7 +278,7 @@ def paper(att: ExamAttempt) -> dict:
                           "answer": answer_to_display(e, r.answer) if r else None,
                           "flagged": bool(r.flagged) if r else False,
                           "saved_at": local_hms(r.saved_at) if r else ""})
-        sections.append({"name": sec["name"], "items": items,
+        sections.append({"name": sec["name"], "questions": items,
                          "points": sum(i["points"] for i in items)})
     max_seq = max((r.seq for r in saved.values()), default=0)
     return {"sections": sections, "count": len(entries), "max_seq": max_seq}

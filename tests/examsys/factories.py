@@ -142,3 +142,64 @@ def make_session(*, n_candidates: int = 3, starts_at=T0, duration_min: int = 60,
     return {"session_id": sess.id, "paper_id": paper.id, "station_id": station_id, "rows": rows,
             "tickets": [r[0] for r in rows], "ids": {r[0]: r[2] for r in rows}, "attempts": attempts,
             "starts_at": starts_at, "duration_min": duration_min, "grace_seconds": grace_seconds}
+
+
+# -- test-client helpers -----------------------------------------------------------------------------
+
+import json as _json  # noqa: E402
+import re as _re  # noqa: E402
+
+_META = _re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_HIDDEN = _re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_DATA = _re.compile(r'<script type="application/json" id="exam-data">(.*?)</script>', _re.S)
+
+
+def page_token(html: str) -> str:
+    m = _META.search(html) or _HIDDEN.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def exam_data(html: str) -> dict:
+    m = _DATA.search(html)
+    assert m, "no exam-data blob on the page"
+    return _json.loads(m.group(1))
+
+
+def candidate_login(client, ticket: str, credential: str):
+    token = page_token(client.get("/exam/login").get_data(as_text=True))
+    return client.post("/exam/login", data={"ticket": ticket, "credential": credential, "csrf_token": token})
+
+
+def enter_exam(client, ticket: str, idno: str) -> dict:
+    """Log in, confirm the details and open the paper; returns ``{"html", "data", "token"}``."""
+    resp = candidate_login(client, ticket, idno[-6:])
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    html = client.get("/exam/confirm").get_data(as_text=True)
+    resp = client.post("/exam/confirm", data={"csrf_token": page_token(html)})
+    assert resp.status_code == 302, resp.status_code
+    return open_paper(client)
+
+
+def open_paper(client) -> dict:
+    resp = client.get("/exam/paper")
+    assert resp.status_code == 200, resp.status_code
+    html = resp.get_data(as_text=True)
+    return {"html": html, "data": exam_data(html) if 'id="exam-data"' in html else None, "token": page_token(html)}
+
+
+def api(client, token: str, attempt_id: int, what: str, body, *, headers=None):
+    h = {"X-CSRFToken": token} if token is not None else {}
+    h.update(headers or {})
+    data = body if isinstance(body, (bytes, str)) else _json.dumps(body)
+    return client.post(f"/api/exam/attempts/{attempt_id}/{what}", data=data, headers=h,
+                       content_type="application/json")
+
+
+def layout_of(app, attempt_id: int) -> dict:
+    with app.app_context():
+        return db.session.get(ExamAttempt, attempt_id).layout
+
+
+def entries(layout: dict) -> list[dict]:
+    return [e for sec in layout["sections"] for e in sec["items"]]
