@@ -1,6 +1,7 @@
 """Read analysis inputs (RESPONSES.csv, KEY.csv, GROUPS.csv) and write reports (json, text, xlsx).
 
-Input files (UTF-8, with or without BOM; GB18030 as saved by Chinese Excel is also accepted):
+Input files (paths or file objects, e.g. web uploads; UTF-8 with or without BOM, or GB18030 as saved
+by Chinese Excel):
 
 * ``RESPONSES.csv``: header ``candidate_id,<item id>,<item id>,...``; one row per candidate; cells
   hold the raw response (``B``, ``ACD``, ``T``/``F``/``对``/``错``, or a numeric score for marked
@@ -47,12 +48,26 @@ __all__ = [
 ]
 
 
+def _name(path) -> str:
+    if hasattr(path, "read"):
+        return os.path.basename(str(getattr(path, "name", "") or "<upload>"))
+    return os.path.basename(os.fspath(path))
+
+
 def _open_text(path) -> tuple[str, str]:
-    """Return (text, display name); UTF-8 (BOM allowed) or GB18030."""
-    name = os.path.basename(os.fspath(path))
+    """Return (text, display name) of a path or a binary/text file object; UTF-8 (BOM allowed) or GB18030."""
+    name = _name(path)
+    if hasattr(path, "read"):
+        raw = path.read()
+        if isinstance(raw, str):
+            return raw.lstrip("\ufeff"), name
+        raw = bytes(raw)
+    else:
+        raw = None
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        if raw is None:
+            with open(path, "rb") as fh:
+                raw = fh.read()
     except FileNotFoundError:
         raise ScoringInputError([InputProblem("file not found", file=name)]) from None
     except IsADirectoryError:
@@ -330,7 +345,7 @@ def read_inputs(responses_path, key_path, groups_path=None, *, multiple_policy: 
         except ScoringInputError as exc:
             problems.extend(exc.problems)
     if table is not None and keys is not None:
-        key_name = os.path.basename(os.fspath(key_path))
+        key_name = _name(key_path)
         in_resp = set(table.item_ids)
         for k, iid in enumerate(table.item_ids):
             if iid not in keys:
@@ -341,7 +356,7 @@ def read_inputs(responses_path, key_path, groups_path=None, *, multiple_policy: 
                 problems.append(InputProblem(f"key for item {iid!r} which is not a column of {table.file}",
                                              file=key_name, row=line, column="item_id"))
     if table is not None and groups is not None:
-        gname = os.path.basename(os.fspath(groups_path))
+        gname = _name(groups_path)
         for cid, line in zip(table.candidate_ids, table.lines):
             if cid not in groups:
                 problems.append(InputProblem(f"candidate {cid!r} has no group in {gname}", file=table.file, row=line,

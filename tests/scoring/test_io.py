@@ -172,3 +172,16 @@ class TestWriters:
         copying = list(wb["Copying"].iter_rows(values_only=True))
         assert len(copying) == 1 + len(report["copying"])
         wb.close()
+
+
+def test_file_objects_are_accepted():
+    import io
+
+    r = io.BytesIO(RESPONSES.encode("gb18030"))
+    r.name = "upload.csv"
+    m, _ = read_inputs(r, io.StringIO(KEY))
+    assert m.scores[0, 2] == 1.0
+    bad = io.BytesIO(b"candidate_id,Q1\nc1,B\nc1,A\n")
+    bad.name = "up.csv"
+    with pytest.raises(ScoringInputError, match="up.csv, row 3"):
+        read_inputs(bad, io.StringIO(KEY))
