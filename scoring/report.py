@@ -161,6 +161,8 @@ def analyze(
     if n < 2:
         raise ValueError(f"at least 2 candidates are needed, got {n}")
     g = None
+    if reference_group is not None and groups is None:
+        raise ValueError("reference_group needs groups")
     if groups is not None:
         g = np.asarray(groups).astype(str).reshape(-1)
         if g.shape[0] != n:

@@ -65,6 +65,8 @@ def test_cut_and_groups_validation():
     assert r["test"]["pass_mark"]["cut"] == 1 and r["test"]["pass_mark"]["pass_count"] == 6
     with pytest.raises(ValueError, match="groups has 2 labels"):
         analyze(m, groups=["a", "b"])
+    with pytest.raises(ValueError, match="reference_group needs groups"):
+        analyze(m, reference_group="a")
     with pytest.raises(ValueError, match="irt must be"):
         analyze(m, irt="3pl")
     with pytest.raises(TypeError, match="ScoreMatrix"):
