@@ -77,6 +77,9 @@ def _run(args) -> int:
     if fmt == "xlsx" and not args.output:
         sys.stderr.write("examsys analyze: error: --format xlsx needs an output file (-o OUT.xlsx)\n")
         return EXIT_USAGE
+    if args.reference_group and not args.groups:
+        sys.stderr.write("examsys analyze: error: --reference-group needs --groups GROUPS.csv\n")
+        return EXIT_USAGE
     th_kwargs = {}
     if args.pass_fraction is not None:
         th_kwargs["pass_fraction"] = args.pass_fraction

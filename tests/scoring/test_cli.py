@@ -116,6 +116,8 @@ def test_usage_checks_after_parsing(capsys, files):
     r, k, _ = files
     code, _, err = run(capsys, "analyze", str(r), "--key", str(k), "--format", "xlsx")
     assert code == cli.EXIT_USAGE and "needs an output file" in err
+    code, _, err = run(capsys, "analyze", str(r), "--key", str(k), "--reference-group", "S1")
+    assert code == cli.EXIT_USAGE and "--reference-group needs --groups" in err
     code, _, err = run(capsys, "analyze", str(r), "--key", str(k), "--pass-fraction", "1.5")
     assert code == cli.EXIT_USAGE and "pass_fraction" in err
 
