@@ -111,7 +111,7 @@ def new_item():
         return _render_editor(d, comment=comment, status=e.status)
     flash(_("Item %(id)s saved and submitted for review.", id=item.id) if submit
           else _("Item %(id)s saved as a draft.", id=item.id), "success")
-    return redirect(url_for("bank.item", item_id=item.id))
+    return redirect(url_for("bank.item_detail", item_id=item.id))
 
 
 @bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
@@ -136,7 +136,7 @@ def edit_item(item_id: int):
         flash(str(e.message), "error")
         return _render_editor(d, item=item, comment=comment, status=e.status)
     flash(_("Version %(n)s saved.", n=v.number), "success")
-    return redirect(url_for("bank.item", item_id=item.id))
+    return redirect(url_for("bank.item_detail", item_id=item.id))
 
 
 def _diff_rows(a, b):
@@ -151,7 +151,7 @@ def _diff_rows(a, b):
     return rows
 
 
-@bp.route("/items/<int:item_id>", endpoint="item")
+@bp.route("/items/<int:item_id>")
 @roles_required(*VIEWERS)
 def item_detail(item_id: int):
     item = _item_or_404(item_id)
@@ -185,6 +185,10 @@ def item_detail(item_id: int):
     )
 
 
+# ``bank.item`` is an alias of ``bank.item_detail`` (both names are used by other pages' links).
+bp.add_url_rule("/items/<int:item_id>", endpoint="item", view_func=item_detail)
+
+
 def _action(fn, item_id: int, success: str):
     """Run a review action; on a refusal show the item page again with the message (4xx, nothing changed)."""
     try:
@@ -196,7 +200,7 @@ def _action(fn, item_id: int, success: str):
         flash(str(e.message), "error")
         return item_detail(item_id), e.status
     flash(success, "success")
-    return redirect(url_for("bank.item", item_id=item_id))
+    return redirect(url_for("bank.item_detail", item_id=item_id))
 
 
 @bp.route("/items/<int:item_id>/submit", methods=["POST"])

@@ -20,8 +20,9 @@ Who may do what (DESIGN.md decision 8; ``actor=None`` means the system, e.g. the
   the flag, reject sends it back to draft).
 * retire / set_status: a reviewer or an admin (or the system, e.g. item analysis flagging an item).
 * view (:func:`can_view`): admin and reviewer — every item (reviewers are not yet assigned to
-  occupations; :func:`reviewer_occupations` is the hook); writer — the items they created; station
-  manager — approved items, read-only.
+  occupations; :func:`reviewer_occupations` is the hook); writer — the items they created, and other
+  writers' items once out of draft, read-only (the same rule as the bank browser,
+  :mod:`examsys.services.bank_search`); station manager — approved items, read-only.
 """
 from __future__ import annotations
 
@@ -163,8 +164,8 @@ def can_view(item: Item, user) -> bool:
     if role == "reviewer":
         occ = reviewer_occupations(user)
         return occ is None or item.occupation_id in occ
-    if role == "writer":
-        return item.created_by == _uid(user)
+    if role == "writer":  # their own items; other writers' items once out of draft (read-only)
+        return item.created_by == _uid(user) or item.status != Status.DRAFT.value
     if role == "station_manager":
         return item.status == Status.APPROVED.value
     return False

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, or_, select
 
 from .. import clock
 from ..extensions import db
@@ -179,7 +179,7 @@ def may_view(sha256: str, who) -> bool:
     """May ``who`` (a staff :class:`User`, or a candidate object) see the image ``sha256``?
 
     * admin, reviewer: every image;
-    * writer: images they uploaded, or used by an item they may view;
+    * writer: images they uploaded, or used by an item they may view (their own, or out of draft);
     * station manager, examiner, proctor: images used by an approved, flagged or retired item (i.e. one
       that has passed review and may be in a paper);
     * candidates: any of :data:`CANDIDATE_CHECKS` says yes (the hook for the delivery blueprint);
@@ -198,7 +198,8 @@ def may_view(sha256: str, who) -> bool:
     if who.role == "writer":
         if row.created_by == who.id:
             return True
-        return db.session.execute(items.where(Item.created_by == who.id).limit(1)).first() is not None
+        return db.session.execute(items.where(or_(Item.created_by == who.id, Item.status != "draft")).limit(1)
+                                  ).first() is not None
     if who.role in ("station_manager", "examiner", "proctor"):
         return db.session.execute(
             items.where(Item.status.in_(("approved", "flagged", "retired"))).limit(1)).first() is not None

@@ -268,6 +268,9 @@ def test_view_rules(app, bank, make_user):
                 ("admin", "reviewer", "writer", "writer2", "station_manager", "proctor", "examiner")}
         assert seen == {"admin": True, "reviewer": True, "writer": True, "writer2": False,
                         "station_manager": False, "proctor": False, "examiner": False}
+        it.status = "in_review"  # out of draft: other writers may read it (as in the bank browser)
+        assert S.can_view(it, get_user("writer2")) and not S.can_edit(it, get_user("writer2"))
+        assert not S.can_view(it, get_user("station_manager"))
         it.status = "approved"
         assert S.can_view(it, get_user("station_manager")) and not S.can_edit(it, get_user("station_manager"))
         db.session.rollback()

@@ -118,12 +118,14 @@ def test_who_may_see_an_image(app, bank, make_user):
     sha = _store(app, png_bytes())
     other = _store(app, png_bytes(color=(0, 0, 255)), username="writer2")
     with app.app_context():
-        it = S.create_item(item(images=[sha]), get_user("writer"), status="in_review")
+        it = S.create_item(item(images=[sha]), get_user("writer"))
         who = {u: M.may_view(sha, get_user(u)) for u in
                ("admin", "reviewer", "writer", "writer2", "station_manager", "examiner", "proctor")}
         assert who == {"admin": True, "reviewer": True, "writer": True, "writer2": False,
                        "station_manager": False, "examiner": False, "proctor": False}
         assert M.may_view(other, get_user("writer2")) and not M.may_view(other, get_user("writer"))
+        S.submit_for_review(it.id, get_user("writer"))
+        assert M.may_view(sha, get_user("writer2")) and not M.may_view(sha, get_user("station_manager"))
         S.review(it.id, "approve", "", get_user("reviewer"))
         assert M.may_view(sha, get_user("station_manager")) and M.may_view(sha, get_user("examiner"))
         assert not M.may_view(other, get_user("station_manager"))
@@ -135,9 +137,12 @@ def test_who_may_see_an_image(app, bank, make_user):
             assert M.may_view(sha, candidate) and not M.may_view(other, candidate)
         finally:
             M.CANDIDATE_CHECKS.clear()
+    draft_only = _store(app, png_bytes(color=(0, 255, 0)))
+    with app.app_context():
+        S.create_item(item(images=[draft_only], stem="草稿题"), get_user("writer"))
     c = app.test_client()
     login(c, "writer2")
-    assert c.get(f"/bank/media/{sha}").status_code == 404
+    assert c.get(f"/bank/media/{draft_only}").status_code == 404
     with c.get(f"/bank/media/{other}") as resp:
         assert resp.status_code == 200
 
