@@ -634,6 +634,12 @@ def user_names(ids: Iterable[int | None]) -> dict[int, str]:
     return {u.id: u.display_name for u in db.session.execute(select(User).where(User.id.in_(ids))).scalars()}
 
 
+#: Public names for batch callers (the demo loader, bank import): a lookup cache shared across many
+#: ``create_item(..., _ctx=Context())`` calls, and the "same content" test used to skip no-op edits.
+Context = _Context
+same_content = _same_content
+
+
 def search_key(text: str) -> str:
     """Normalise a search query the way :attr:`Item.search_text` is normalised (for ``LIKE``)."""
     return normalize_text(text or "")
@@ -643,5 +649,6 @@ __all__ = [
     "ItemError", "ItemValidationError", "ItemPermissionError", "ItemStateError", "ItemNotFound",
     "create_item", "save_new_version", "submit_for_review", "review", "retire", "set_status", "item_dict",
     "version_diff", "text_diff", "history", "reviews", "review_queue", "get_item", "get_version", "can_view",
-    "can_edit", "can_submit", "can_review", "can_retire", "is_author", "search_key", "ItemType",
+    "can_edit", "can_submit", "can_review", "can_retire", "is_author", "search_key", "ItemType", "Context",
+    "same_content", "reviewer_occupations", "versions", "user_names", "TEXT_FIELDS",
 ]
