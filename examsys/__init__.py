@@ -19,6 +19,8 @@ BLUEPRINTS = [
     ("examsys.exams.routes", "bp"),
     ("examsys.delivery.routes", "bp"),
     ("examsys.proctor.routes", "bp"),
+    ("examsys.marking.routes", "bp"),
+    ("examsys.results.routes", "bp"),
 ]
 
 
