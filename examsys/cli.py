@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "examsys.commands.bank",
     "examsys.commands.exams",
     "examsys.commands.assemble",
+    "examsys.commands.analyze",
 ]
 
 
