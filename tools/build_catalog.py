@@ -25,7 +25,7 @@ def load_translations() -> dict[str, str]:
         for k, v in data.items():
             if k in merged and merged[k] != v:
                 raise SystemExit(f"{path.name}: {k!r} translated differently elsewhere ({merged[k]!r} vs {v!r})")
-            if re.search(r"%(?![(%])", v) or set(re.findall(r"%\((\w+)\)", v)) != set(re.findall(r"%\((\w+)\)", k)):
+            if re.search(r"%(?!\()", v.replace("%%", "")) or set(re.findall(r"%\((\w+)\)", v)) != set(re.findall(r"%\((\w+)\)", k)):
                 raise SystemExit(f"{path.name}: {k!r}: the translation must keep the %(name)s placeholders "
                                  f"and write a literal percent sign as %% ({v!r})")
             merged[k] = v
