@@ -475,7 +475,7 @@ def submit(attempt_id: int, *, time_up: bool = False) -> dict:
     reason = "timeout" if time_up or now >= att.deadline else "candidate"
     won = finalise(att.id, reason, actor_label=candidate_label(att))
     att = get_attempt(attempt_id, refresh=True)
-    return {"ok": True, "already": not won, **state(att, sess, now)}
+    return {"ok": True, "already": not won, **state(att, att.session, now)}
 
 
 def finalise_if_due(att: ExamAttempt, now: _dt.datetime | None = None) -> bool:

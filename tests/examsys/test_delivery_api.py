@@ -347,9 +347,8 @@ def test_marking_hook_is_called_once_after_commit(app, exam, monkeypatch):
     calls = []
     module = types.ModuleType("examsys.services.marking_hooks")
 
-    def on_attempt_finalised(attempt_id):
-        with app.app_context():
-            calls.append((attempt_id, db.session.get(ExamAttempt, attempt_id).status))
+    def on_attempt_finalised(attempt_id):  # called inside the request, after the commit
+        calls.append((attempt_id, db.session.get(ExamAttempt, attempt_id).status))
 
     module.on_attempt_finalised = on_attempt_finalised
     monkeypatch.setitem(sys.modules, "examsys.services.marking_hooks", module)
