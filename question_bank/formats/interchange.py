@@ -99,8 +99,8 @@ CATALOG: dict[str, tuple[str, str]] = {
                          "question {index} ({question}) is a description ({value}), not an item; skipped"),
     # export
     "cannot_carry": ("{format} 格式无法容纳{what_zh}", "{format} cannot carry {what}"),
-    "carried_as_extension": ("{what_zh}只保存在 examsys 扩展中（{where_zh}），{format} 的其他系统不会使用",
-                             "{what} is kept only in an examsys extension ({where}); other {format} systems will "
+    "carried_as_extension": ("{what_zh}：只保存在 examsys 扩展中（{where_zh}），其他 {format} 系统不会使用",
+                             "{what}: kept only in an examsys extension ({where}); other {format} systems will "
                              "not use it"),
     "media_not_given": ("没有提供图片“{value}”的内容", "the bytes of image {value!r} were not given"),
 }
