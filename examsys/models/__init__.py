@@ -7,3 +7,4 @@ from .users import AuthSession, LoginThrottle, Role, Station, User  # noqa: F401
 from .exams import AttemptEvent, ExamAttempt, ExamCandidate, ExamResponse, ExamSession  # noqa: F401
 from .marks import (AttemptMarking, CandidateResult, ItemMarkingRule, KeyCorrection, Mark, MarkerAssignment,  # noqa: F401
                     PassRule, ResultChange, Script, SessionMarking)
+from .stats import AnalysisRun, ItemFlag, ItemStat, StatRow  # noqa: F401
