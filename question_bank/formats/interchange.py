@@ -31,7 +31,7 @@ from question_bank.validation import validate_item
 __all__ = [
     "InterchangeImportResult", "CATALOG", "problem", "DEFAULTABLE", "apply_defaults", "check_defaults",
     "ItemCollector", "CannotCarryError", "loss", "flow_text", "image_extension", "PLACEHOLDER_REFERENCE",
-    "PLACEHOLDER_MARKING_POINT", "localname", "fmt_points", "parse_points_suffix",
+    "PLACEHOLDER_MARKING_POINT", "localname", "fmt_points", "parse_points_suffix", "categories_in",
 ]
 
 # code -> (Chinese template, English template); formatted with the problem's params.
@@ -288,7 +288,7 @@ def loss(index: int, item: Mapping[str, Any], field: str, fmt: str, what: str, w
 _BLOCK = frozenset({"p", "div", "blockquote", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
                     "table", "tr", "dl", "dt", "dd", "address", "hr", "prompt", "thead", "tbody", "tfoot",
                     "caption", "figure", "section", "article", "header", "footer", "col", "colgroup"})
-_LAYOUT_WS = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\f": " "})
+_LAYOUT_WS = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\f": " ", "\xa0": " "})
 
 
 def localname(el: Any) -> str:
@@ -303,8 +303,8 @@ def flow_text(el: Any, handler: Callable[[Any, str], str | None] | None = None, 
               include_self: bool = False) -> str:
     """Plain text of (X)HTML content.
 
-    Block elements and ``<br>`` make line breaks; layout whitespace (tabs, newlines) inside text is a space;
-    lines are stripped and empty lines dropped. ``handler(element, localname)`` may take over an element:
+    Block elements and ``<br>`` make line breaks; layout whitespace (tabs, newlines, no-break spaces) inside
+    text is a space, runs of spaces are one; lines are stripped and empty lines dropped. ``handler(element, localname)`` may take over an element:
     it returns the text to put in its place (``""`` to drop it, children included) or ``None`` to let the
     walker descend normally. The element's ``tail`` is always kept. With ``include_self`` the element
     itself is handled too, else only its content.
@@ -346,8 +346,7 @@ def flow_text(el: Any, handler: Callable[[Any, str], str | None] | None = None, 
         for c in el:
             walk(c)
     text = "".join(out).replace(BREAK, "\n")
-    lines = [" ".join(x.split(" ")).strip() for x in text.split("\n")]
-    return "\n".join(_squeeze(x) for x in lines if x.strip())
+    return "\n".join(_squeeze(x).strip() for x in text.split("\n") if x.strip())
 
 
 def _squeeze(line: str) -> str:
@@ -408,3 +407,32 @@ def parse_points_suffix(text: str) -> tuple[str, float] | None:
 def warn(code: str, field: str = "", **kw: Any) -> Problem:
     """A warning problem (see :func:`problem`)."""
     return problem(code, field, severity=WARNING, **kw)
+
+
+def categories_in(data: Any, *, format: str | None = None, name: str | None = None) -> Any:
+    """The question categories of a Moodle XML or GIFT file, for the user to confirm the category →
+    knowledge point mapping before importing (``category_map`` of the readers).
+
+    ``format``: ``"moodle_xml"`` or ``"gift"``; guessed from ``name`` (``.xml`` / ``.gift``, ``.txt``) or
+    the content (XML starts with ``<``) when omitted. Returns a
+    :class:`~question_bank.formats.moodle_xml.CategoryScan` (paths in order, question counts, how many
+    carry their own kp, ``needs_mapping``, problems when the file cannot be read).
+    """
+    from . import gift, moodle_xml
+    fmt = format
+    if fmt is None and name:
+        low = name.lower()
+        fmt = "moodle_xml" if low.endswith(".xml") else "gift" if low.endswith((".gift", ".txt")) else None
+    if fmt is None:
+        head = data[:512] if isinstance(data, (bytes, str)) else b""
+        if isinstance(head, bytes):
+            head = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+            fmt = "moodle_xml" if head == b"<" else "gift"
+        else:
+            fmt = "moodle_xml" if head.lstrip("\ufeff \t\r\n")[:1] == "<" else "gift"
+    if fmt == "moodle_xml":
+        return moodle_xml.scan_categories(data.encode("utf-8") if isinstance(data, str) else data,
+                                          name=name or "questions.xml")
+    if fmt == "gift":
+        return gift.scan_categories(data, name=name or "questions.gift")
+    raise ValueError(f"format must be 'moodle_xml' or 'gift', got {format!r}")

@@ -1003,6 +1003,8 @@ class _ItemReader:
         if d.get("points") is None:
             d["points"] = self._declared_points()
         apply_defaults(d, self.dflt)
+        if d.get("points") is None:
+            d["points"] = 1.0  # what the standard match_correct / map_response templates score
         if d.get("marking_points", 0) is None:
             pts = d.get("points")
             d["marking_points"] = [{"text": PLACEHOLDER_MARKING_POINT, "points": pts}] if isinstance(
