@@ -1014,12 +1014,13 @@ class _ItemReader:
         d = {k: v for k, v in d.items() if v is not None or k in ("difficulty", "discrimination", "id",
                                                                    "version", "tolerance", "unit")}
         meta_fields = set(self.meta_lines)
+        lines = self.lines  # the closure must not keep the element tree alive
 
         def locate(field: str) -> int | None:
             root = re.split(r"[\[.]", field, 1)[0]
             if root in meta_fields and root not in ("answers",):
                 return None  # in the manifest; reported at the item
-            return self.lines.get(field) or self.lines.get(root)
+            return lines.get(field) or lines.get(root)
 
         self.col.item(d, file=self.path, line=self.root.sourceline, name=self.ctx["question"], locate=locate,
                       failed=self.failed, context=self.ctx)
