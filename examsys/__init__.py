@@ -48,6 +48,10 @@ def create_app(test_config: dict | type | None = None, **overrides) -> Flask:
     elif test_config:
         app.config.update(test_config)
     app.config.update(overrides)
+    if app.config.get("PROXY_FIX"):  # behind nginx: client address and scheme from X-Forwarded-* (n proxies)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     from .extensions import babel, csrf, db, install_sqlite_pragmas, login_manager, migrate
 

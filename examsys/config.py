@@ -2,7 +2,9 @@
 
 ``DATABASE_URL`` selects the database (default: SQLite file under ``instance/``), ``SECRET_KEY`` signs
 sessions (a random key per process is used when unset, which is fine for one worker only), ``MEDIA_DIR``
-holds uploaded images stored by content hash.
+holds uploaded images stored by content hash. ``EXAMSYS_PROXY_FIX=n`` trusts ``X-Forwarded-For/-Proto/-Host/
+-Prefix`` from ``n`` reverse proxies (nginx in front: 1); ``EXAMSYS_STATION_KEYS`` is the directory of the
+station package keys (docs/deployment.md).
 """
 from __future__ import annotations
 
@@ -48,6 +50,12 @@ class Config:
     LOGIN_LOCK_SECONDS = 15 * 60
     # Key used to encrypt ID numbers (身份证号) at rest and to HMAC them for lookup.
     PII_KEY = os.environ.get("EXAMSYS_PII_KEY")
+    # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust (0 = none: direct clients).
+    # Without it every request seems to come from nginx's address, and the per-address login throttle
+    # would lock out everyone at once.
+    PROXY_FIX = int(os.environ.get("EXAMSYS_PROXY_FIX") or 0)
+    # Station packages: one key file per station (<CODE>.key), see services/station_package.py.
+    STATION_KEYS_DIR = Path(os.environ.get("EXAMSYS_STATION_KEYS", INSTANCE_DIR / "station_keys"))
     TESTING = False
 
 
