@@ -130,6 +130,7 @@ def confirm():
     form = ConfirmForm()
     if form.validate_on_submit():
         attempts.confirm(att)
+        attempts.enter(att)
         return redirect(url_for("delivery.paper"))
     return render_template("delivery/confirm.html", att=att, cand=att.candidate, sess=att.session, form=form,
                            state=attempts.state(att)), (400 if request.method == "POST" else 200)
@@ -141,12 +142,12 @@ def paper():
     att = _attempt()
     if att.confirmed_at is None:
         return redirect(url_for("delivery.confirm"))
-    attempts.enter(att)
     sess = att.session
     state = attempts.state(att, sess)
     if att.status in FINAL_STATUSES:
         return render_template("delivery/done.html", att=att, cand=att.candidate, sess=sess, state=state)
-    if sess.started_at is None:
+    if sess.started_at is None or att.status != "in_progress":
+        # before the start; or started but not entered yet: the page's first heartbeat (a POST) enters
         return render_template("delivery/waiting.html", att=att, cand=att.candidate, sess=sess, state=state)
     data = attempts.paper(att)
     return render_template("delivery/paper.html", att=att, cand=att.candidate, sess=sess, state=state, paper=data,

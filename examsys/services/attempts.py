@@ -226,7 +226,8 @@ def confirm(att: ExamAttempt) -> None:
 
 
 def enter(att: ExamAttempt) -> None:
-    """First view of the paper after the start: ``not_started`` → ``in_progress`` (once)."""
+    """Enter the paper after the start (``not_started`` → ``in_progress``, once): on confirming the details
+    after the start, or on the waiting page's first heartbeat after it (POSTs; a GET changes nothing)."""
     sess = att.session
     exams.maybe_autostart(sess)
     now = clock.now()
@@ -430,6 +431,8 @@ def heartbeat(attempt_id: int, events=None) -> dict:
     now = clock.now()
     if finalise_if_due(att, now):
         att = get_attempt(attempt_id, refresh=True)
+    if att.status == NOT_STARTED and sess.started_at is not None and att.confirmed_at is not None:
+        enter(att)  # the waiting page's heartbeat after the start opens the paper
     write = False
     label = None
     for ev in (events or [])[:MAX_EVENTS_PER_BEAT]:

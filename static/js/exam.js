@@ -64,7 +64,10 @@
     var wasPaused = paused;
     paused = !!st.paused;
     if (st.status) status = st.status;
-    if (D.mode === "waiting" && st.started) { stopped = true; location.reload(); return; }
+    if (D.mode === "waiting" && st.started) {
+      if (st.status === "in_progress") { stopped = true; location.reload(); return; }
+      if (sentAt == null) setTimeout(beat, 0);  // started but not entered yet: the heartbeat enters
+    }
     if (status === "submitted" || status === "absent") { finished(); return; }
     if (wasPaused && !paused) { timeUpSent = false; pump(); }
     renderOverlay();
@@ -169,7 +172,7 @@
     post(D.urls.heartbeat, {events: events}, 10000).then(function (r) {
       beating = false;
       if (r.status === 401) { sessionEnded(); return; }
-      if (r.ok && r.body) { setConn(true); applyState(r.body, sentAt); if (queue.length && !inflight) pump(); }
+      if (r.ok && r.body) { setConn(true); applyState(r.body, sentAt); if (D.mode === "paper" && queue.length && !inflight) pump(); }
       else { if (r.status === 0) { setConn(false); signals = events.concat(signals).slice(0, 50); } }
       schedule();
     });
@@ -301,6 +304,7 @@
   }
 
   function pump() {
+    if (D.mode !== "paper") return;
     if (inflight || stopped || retryTimer || paused) { updateAlert(); return; }
     if (!queue.length) { updateAlert(); if (afterFlush.length) afterFlush.splice(0).forEach(function (f) { f(); }); return; }
     var entry = inflight = queue[0];
