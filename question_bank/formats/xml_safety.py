@@ -93,6 +93,8 @@ def check_prolog(data: bytes) -> tuple[str | None, str]:
             doctype = text[i:end]
             if "<!ENTITY" in subset or (end >= n and "<!ENTITY" in text[i:]):
                 return "xml_entities", doctype[:200]
+            if end >= n and len(data) > _PROLOG_SCAN:  # a DOCTYPE longer than the scanned head: refuse
+                return "xml_entities", doctype[:200]
             m = _DOCTYPE_EXTERNAL.match(doctype)
             if m:
                 sysid = re.findall(r"[\"']([^\"']*)[\"']", doctype[m.end():].split("[", 1)[0])

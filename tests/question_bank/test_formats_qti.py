@@ -332,6 +332,11 @@ def test_prolog_scan(name, code):
     assert check_prolog((DATA / name).read_bytes())[0] == code
 
 
+def test_prolog_scan_refuses_a_doctype_longer_than_the_scan():
+    huge = b'<?xml version="1.0"?><!DOCTYPE r [<!-- ' + b"x" * (2 << 20) + b' --><!ENTITY a "b">]><r>&a;</r>'
+    assert check_prolog(huge)[0] == "xml_entities"
+
+
 def test_prolog_scan_utf16_and_plain_doctype():
     payload = (DATA / "billion_laughs.xml").read_text(encoding="utf-8")
     assert check_prolog(payload.encode("utf-16"))[0] == "xml_entities"
