@@ -185,7 +185,8 @@ def scan_categories(data: Any, *, name: str = "questions.gift", max_bytes: int =
 def read_gift(data: Any, *, category_map: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None,
               name: str = "questions.gift", max_bytes: int = DEFAULT_MAX_BYTES, taxonomy: Any = None,
               existing: Mapping[str, Any] | None = None) -> InterchangeImportResult:
-    """Read a GIFT file (text, bytes in UTF-8 or GB18030, a path or a binary file); all-or-nothing.
+    """Read a GIFT file; all-or-nothing. ``data``: the text (``str``), its bytes (UTF-8, BOM optional, or
+    GB18030), a ``pathlib.Path`` or a binary file object.
 
     ``category_map`` and ``defaults`` work as for :func:`~question_bank.formats.moodle_xml.read_moodle_xml`
     (GIFT has no points: ``defaults["points"]``, else 1). Problems are located by ``name`` (``sheet``), the
