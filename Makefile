@@ -50,6 +50,11 @@ test-browser: install
 	bash scripts/system-deps.sh
 	$(PYTEST) tests/browser -q -m browser
 
+## make serve: production — gunicorn (WORKERS=n, default 2×cores+1) on PostgreSQL from DATABASE_URL, migrations
+## applied first; refuses without DATABASE_URL or SECRET_KEY (deploy/serve.sh, docs/deployment.md)
+serve: install
+	BIN=$(BIN) bash deploy/serve.sh
+
 lint: install
 	$(BIN)/lint-imports
 

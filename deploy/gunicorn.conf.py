@@ -1,0 +1,62 @@
+"""gunicorn settings for examsys (``make serve`` uses this file: ``gunicorn -c deploy/gunicorn.conf.py``).
+
+Every value can be set from the environment, so the same file serves a laptop and a server:
+
+==================  =====================================  ==================================================
+variable            default                                meaning
+==================  =====================================  ==================================================
+``BIND``            ``127.0.0.1:8000``                     address nginx proxies to (never expose it directly)
+``WORKERS``         2 × cores + 1                          worker processes
+``THREADS``         4                                      threads per worker (gthread)
+``TIMEOUT``         60                                     seconds a request may take before its worker is
+                                                           restarted (PDF papers and imports are the slow ones)
+``GRACEFUL_TIMEOUT`` 30                                    seconds to finish requests on reload/stop
+``ACCESS_LOG``      ``-`` (stderr)                         access log file; empty string = no access log
+==================  =====================================  ==================================================
+
+The app keeps no state in the process: login sessions, login-throttle counters, answers and the exam clock
+live in the database; images live in ``MEDIA_DIR`` (shared storage when there is more than one server).
+So workers, threads and further app servers behind a load balancer can be added freely.
+"""
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not a whole number") from None
+    if n < 1:
+        raise SystemExit(f"{name} must be at least 1 (got {n})")
+    return n
+
+
+wsgi_app = "examsys:create_app()"
+proc_name = "examsys"
+bind = os.environ.get("BIND", "127.0.0.1:8000").split(",")
+workers = _int("WORKERS", 2 * multiprocessing.cpu_count() + 1)
+worker_class = "gthread"
+threads = _int("THREADS", 4)
+timeout = _int("TIMEOUT", 60)
+graceful_timeout = _int("GRACEFUL_TIMEOUT", 30)
+keepalive = 5  # seconds; a little above nginx's upstream keepalive reuse
+# Recycle workers now and then (bounded memory growth), staggered so they do not all restart together.
+max_requests = 5000
+max_requests_jitter = 500
+# Only nginx on this machine may set X-Forwarded-*; the app trusts them through ProxyFix (EXAMSYS_PROXY_FIX).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Heartbeat files in memory, not on a possibly slow disk (matters in containers).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# Access log without personal data: no client address (%(h)s), no query string (%(q)s; %(U)s is the path
+# only), no user name (%(u)s), no referer (%(f)s), no user agent (%(a)s). Candidate and staff identities
+# are in the audit log, which is where they belong.
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms worker%(p)s'
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+capture_output = True
