@@ -16,6 +16,8 @@ COMMAND_MODULES = [
     "examsys.commands.exams",
     "examsys.commands.assemble",
     "examsys.commands.analyze",
+    "examsys.commands.backup",
+    "examsys.commands.station",
 ]
 
 
