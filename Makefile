@@ -36,7 +36,7 @@ test: install
 	bash scripts/system-deps.sh
 	$(BIN)/lint-imports
 	$(PYTEST) tests/question_bank tests/scoring tests/examsys -q -n 2 -m "not browser"
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -m "not browser"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -n 2 -m "not browser"
 	$(PYTEST) tests/browser -q -m browser
 
 test-unit: install
@@ -44,7 +44,7 @@ test-unit: install
 
 test-pg: install
 	bash scripts/system-deps.sh
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -m "not browser"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -n 2 -m "not browser"
 
 test-browser: install
 	bash scripts/system-deps.sh
