@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, Boolean, Integer, exists, func, literal, null, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from question_bank import item_types
@@ -304,16 +304,7 @@ def attempt_images(att: ExamAttempt) -> set[str]:
 
 # -- autosave --------------------------------------------------------------------------------------
 
-def _insert():
-    name = db.engine.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(ExamResponse)
-    if name == "sqlite":
-        return sqlite.insert(ExamResponse)
-    raise RuntimeError(f"unsupported database dialect {name!r}")  # pragma: no cover
-
-
-def _refusal(att: ExamAttempt, sess: ExamSession, now: _dt.datetime) -> tuple[str, str] | None:
+def _refusal(att, sess, now: _dt.datetime) -> tuple[str, str] | None:
     """Why a save to ``att`` is refused now, as ``(code, message)``, or ``None``."""
     if att.status in FINAL_STATUSES:
         return "submitted", _("This paper has been handed in; answers can no longer be changed.")
@@ -326,7 +317,7 @@ def _refusal(att: ExamAttempt, sess: ExamSession, now: _dt.datetime) -> tuple[st
     return None
 
 
-def _entry(att: ExamAttempt, item_id) -> dict | None:
+def _entry(att, item_id) -> dict | None:
     if isinstance(item_id, bool) or not isinstance(item_id, int):
         return None
     for sec in att.layout["sections"]:
@@ -336,23 +327,92 @@ def _entry(att: ExamAttempt, item_id) -> dict | None:
     return None
 
 
+_A = ExamAttempt.__table__.c
+_S = ExamSession.__table__.c
+_R = ExamResponse.__table__.c
+_UPSERT: dict[str, object] = {}
+
+
+@dataclass
+class _Snap:
+    """The attempt and session values a save needs, read in one statement (plays both roles for
+    :func:`state` and :func:`_refusal`)."""
+
+    id: int
+    session_id: int
+    status: str
+    deadline: _dt.datetime | None
+    paused_at: _dt.datetime | None
+    layout: dict
+    grace_seconds: int
+    started_at: _dt.datetime | None
+    starts_at: _dt.datetime
+
+
+def _snapshot(attempt_id: int, *, lock: bool) -> _Snap | None:
+    q = (select(_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.layout, _S.grace_seconds,
+                _S.started_at, _S.starts_at)
+         .join(ExamSession.__table__, _S.id == _A.session_id).where(_A.id == attempt_id))
+    if lock:  # PostgreSQL: FOR SHARE OF exam_attempt (a finalisation waits for this save, and vice versa)
+        q = q.with_for_update(read=True, of=ExamAttempt.__table__)
+    row = db.session.execute(q).one_or_none()
+    return _Snap(*row) if row is not None else None
+
+
+def _upsert_statement():
+    """The conditional upsert, built once per dialect (bound parameters: a_id, g_id, pi, iv, answer, flagged,
+    seq, now, cutoff)."""
+    name = db.engine.dialect.name
+    stmt = _UPSERT.get(name)
+    if stmt is not None:
+        return stmt
+    table = ExamResponse.__table__
+    if name == "postgresql":
+        ins = postgresql.insert(table)
+    elif name == "sqlite":
+        ins = sqlite.insert(table)
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported database dialect {name!r}")
+    guard = exists().where(_A.id == bindparam("g_id", type_=Integer), _A.status == IN_PROGRESS,
+                           _A.paused_at.is_(None), _A.deadline >= bindparam("cutoff", type_=UTCDateTime))
+    src = select(bindparam("a_id", type_=Integer), bindparam("pi", type_=Integer), bindparam("iv", type_=Integer),
+                 bindparam("answer", type_=_R.answer.type), bindparam("flagged", type_=Boolean),
+                 bindparam("seq", type_=BigInteger), bindparam("now", type_=UTCDateTime)).where(guard)
+    stmt = ins.from_select(["attempt_id", "paper_item_id", "item_version_id", "answer", "flagged", "seq", "saved_at"],
+                           src)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["attempt_id", "paper_item_id"],
+        set_={"answer": stmt.excluded.answer, "flagged": stmt.excluded.flagged, "seq": stmt.excluded.seq,
+              "saved_at": stmt.excluded.saved_at},
+        where=_R.seq < stmt.excluded.seq)
+    _UPSERT[name] = stmt
+    return stmt
+
+
+def _ticket_label(attempt_id: int) -> str:
+    ticket = db.session.execute(select(ExamCandidate.ticket_no).join(
+        ExamAttempt, ExamAttempt.candidate_id == ExamCandidate.id).where(ExamAttempt.id == attempt_id)).scalar_one()
+    return f"candidate:{ticket}"
+
+
 def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
     """Store one answer if ``seq`` is newer than the stored one (see the module docstring). Returns the
-    acknowledgement; raises :class:`ExamError` (404 unknown attempt, 422 bad item/answer, 409 refused)."""
+    acknowledgement; raises :class:`ExamError` (404 unknown attempt, 422 bad item/answer, 409 refused).
+
+    The hot path is four statements (attempt + session read, upsert, read-back, commit) built from cached
+    Core constructs; nothing but the response row is written."""
     now = clock.now()
-    att = db.session.execute(
-        select(ExamAttempt).where(ExamAttempt.id == attempt_id).with_for_update(read=True)
-        .execution_options(populate_existing=True)).scalar_one_or_none()
-    if att is None:
+    snap = _snapshot(attempt_id, lock=True)
+    if snap is None:
+        db.session.rollback()
         raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
-    sess = att.session
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
         db.session.rollback()
         raise ExamError(_("The request has no valid sequence number."), status=422, code="bad_seq")
     if not isinstance(flagged, bool):
         db.session.rollback()
         raise ExamError(_("The review mark must be true or false."), status=422, code="bad_flag")
-    entry = _entry(att, item_id)
+    entry = _entry(snap, item_id)
     if entry is None:
         db.session.rollback()
         raise ExamError(_("This question is not part of your paper."), status=422, code="unknown_item")
@@ -362,44 +422,35 @@ def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
         db.session.rollback()
         raise ExamError(_("The answer does not fit this question (%(reason)s).", reason=_answer_reason(e.code)),
                         status=422, code=e.code) from None
-    refusal = _refusal(att, sess, now)
+    refusal = _refusal(snap, snap, now)
     if refusal is None:
-        cutoff = now - exams.grace(sess)
-        guard = exists().where(ExamAttempt.id == att.id, ExamAttempt.status == IN_PROGRESS,
-                               ExamAttempt.paused_at.is_(None), ExamAttempt.deadline >= cutoff)
-        ins = _insert()
-        src = select(literal(att.id, Integer), literal(entry["pi"], Integer),
-                     literal(int(entry.get("iv") or _item_version_of(entry["pi"])), Integer),
-                     null() if original is None else literal(original, ExamResponse.__table__.c.answer.type),
-                     literal(flagged, Boolean), literal(seq, BigInteger), literal(now, UTCDateTime)).where(guard)
-        stmt = ins.from_select(["attempt_id", "paper_item_id", "item_version_id", "answer", "flagged", "seq",
-                                "saved_at"], src)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["attempt_id", "paper_item_id"],
-            set_={"answer": stmt.excluded.answer, "flagged": stmt.excluded.flagged, "seq": stmt.excluded.seq,
-                  "saved_at": stmt.excluded.saved_at},
-            where=ExamResponse.__table__.c.seq < stmt.excluded.seq)
-        db.session.execute(stmt)  # (no rowcount: not reported for this statement by every driver)
-        stored = db.session.execute(select(ExamResponse.seq, ExamResponse.saved_at).where(
-            ExamResponse.attempt_id == att.id, ExamResponse.paper_item_id == entry["pi"])).one_or_none()
+        db.session.execute(_upsert_statement(), {
+            "a_id": snap.id, "g_id": snap.id, "pi": entry["pi"],
+            "iv": int(entry.get("iv") or _item_version_of(entry["pi"])), "answer": original, "flagged": flagged,
+            "seq": seq, "now": now, "cutoff": now - exams.grace(snap)})
+        # (no rowcount: not reported for this statement by every driver; read the row back instead)
+        stored = db.session.execute(select(_R.seq, _R.saved_at).where(
+            _R.attempt_id == snap.id, _R.paper_item_id == entry["pi"])).one_or_none()
         if stored is not None and stored.seq >= seq:
-            db.session.commit()
             out = {"ok": True, "item": entry["pi"], "seq": stored.seq, "stale": stored.seq > seq,
                    "saved_at": _iso(stored.saved_at), "saved_at_local": local_hms(stored.saved_at)}
-            out.update(state(att, sess, now))
+            out.update(state(snap, snap, now))
+            db.session.commit()
             return out
-        # the attempt changed between the check and the write (paused, submitted): re-read and refuse
-        att = get_attempt(att.id, refresh=True)
-        refusal = _refusal(att, sess, now) or ("submitted", _("This paper has been handed in; answers can no longer "
-                                                              "be changed."))
+        # the attempt changed between the check and the write (paused, handed in): re-read and refuse
+        snap = _snapshot(attempt_id, lock=False)
+        refusal = _refusal(snap, snap, now) or ("submitted", _("This paper has been handed in; answers can no "
+                                                               "longer be changed."))
     code, message = refusal
-    _event(sess.id, att.id, "save_refused", actor_label=candidate_label(att),
+    _event(snap.session_id, snap.id, "save_refused", actor_label=_ticket_label(snap.id),
            detail={"reason": code, "item": entry["pi"], "seq": seq})
     db.session.commit()
+    att = get_attempt(snap.id, refresh=True)
     if code == "late":
         finalise_if_due(att, now)
+        att = get_attempt(snap.id, refresh=True)
     err = ExamError(message, status=409, code=code)
-    err.state = state(get_attempt(att.id, refresh=True), sess, now)
+    err.state = state(att, att.session, now)
     raise err
 
 
