@@ -20,6 +20,10 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from question_bank.formats.csv_format import read_bank_csv, write_bank_csv
+from question_bank.formats.gift import read_gift, write_gift
+from question_bank.formats.interchange import CannotCarryError, categories_in
+from question_bank.formats.moodle_xml import read_moodle_xml, write_moodle_xml
+from question_bank.formats.qti import export_qti_package, read_qti_package
 from question_bank.formats.template import write_template
 from question_bank.formats.xlsx import read_bank_xlsx, write_bank_xlsx
 from question_bank.messages import Problem
@@ -31,7 +35,9 @@ from . import audit
 from . import items as item_service
 from . import taxonomy as taxonomy_service
 
-FORMATS = ("xlsx", "csv")
+FORMATS = ("xlsx", "csv", "zip", "xml", "gift")  # .zip = QTI 2.1 content package, .xml = Moodle XML
+SPREADSHEETS = ("xlsx", "csv")
+FORMAT_NAMES = {"xlsx": "Excel (.xlsx)", "csv": "CSV", "zip": "QTI 2.1 (.zip)", "xml": "Moodle XML", "gift": "GIFT"}
 
 
 @dataclass
@@ -49,6 +55,8 @@ class ImportOutcome:
 
 def _format_of(filename: str) -> str | None:
     suffix = Path(filename or "").suffix.lower().lstrip(".")
+    if suffix == "txt":
+        return "gift"
     return suffix if suffix in FORMATS else None
 
 
@@ -68,21 +76,54 @@ def _existing_fingerprints() -> dict[str, list[str]]:
     return out
 
 
-def parse_bank_file(data: bytes, filename: str, *, max_bytes: int):
+def parse_bank_file(data: bytes, filename: str, *, max_bytes: int, category_map: dict | None = None,
+                    defaults: dict | None = None):
+    """Parse an import file by its extension: .xlsx/.csv (the examsys sheet), .zip (QTI 2.1), .xml (Moodle
+    XML), .gift/.txt (GIFT). ``category_map`` (Moodle/GIFT category path → kp code) and ``defaults``
+    (occupation, grades, kp … for items whose file carries no examsys metadata) apply to the
+    interchange formats."""
     fmt = _format_of(filename)
     if fmt is None:
-        return None, [_problem("file", "unsupported_format", f"不支持的文件类型“{filename}”，请上传 .xlsx 或 .csv",
-                               f"unsupported file type {filename!r}; upload .xlsx or .csv", sheet=None)]
-    reader = read_bank_xlsx if fmt == "xlsx" else read_bank_csv
-    result = reader(data, max_bytes=max_bytes, taxonomy=_taxonomies(), existing=_existing_fingerprints())
+        return None, [_problem("file", "unsupported_format",
+                               f"不支持的文件类型“{filename}”，请上传 .xlsx、.csv、QTI .zip、Moodle .xml 或 .gift",
+                               f"unsupported file type {filename!r}; upload .xlsx, .csv, a QTI .zip, Moodle .xml or "
+                               f".gift", sheet=None)]
+    common = dict(max_bytes=max_bytes, taxonomy=_taxonomies(), existing=_existing_fingerprints())
+    if fmt in SPREADSHEETS:
+        result = (read_bank_xlsx if fmt == "xlsx" else read_bank_csv)(data, **common)
+    elif fmt == "zip":
+        result = read_qti_package(data, defaults=defaults or None, **common)
+    else:
+        reader = read_moodle_xml if fmt == "xml" else read_gift
+        result = reader(data, category_map=category_map or None, defaults=defaults or None, name=filename, **common)
     return result, list(result.problems)
 
 
+def categories(data: bytes, filename: str):
+    """Categories of a Moodle XML / GIFT file for the confirm step of the category → kp mapping."""
+    return categories_in(data, name=filename)
+
+
+def _store_media(result, actor, out: "ImportOutcome") -> dict[str, str]:
+    """Store the images an interchange file carries; returns name → sha256 (problems added to ``out``)."""
+    from . import media as media_service
+    names: dict[str, str] = {}
+    for name, blob in (getattr(result, "media", None) or {}).items():
+        try:
+            names[name] = media_service.store(blob, name, actor, commit=False).sha256
+        except media_service.MediaError as e:
+            out.problems.append(_problem("images", "bad_image", f"图片“{name}”无法使用：{e}",
+                                         f"image {name!r} cannot be used: {e}", sheet=name))
+    return names
+
+
 def import_bank(data: bytes, filename: str, actor, *, max_bytes: int = 20 * 1024 * 1024,
-                allow_near_duplicates: bool = False, progress: Callable[[int], None] | None = None) -> ImportOutcome:
+                allow_near_duplicates: bool = False, progress: Callable[[int], None] | None = None,
+                category_map: dict | None = None, defaults: dict | None = None) -> ImportOutcome:
     """Import a bank file; returns what was done, or the problems (and nothing changed)."""
     out = ImportOutcome()
-    result, problems = parse_bank_file(data, filename, max_bytes=max_bytes)
+    result, problems = parse_bank_file(data, filename, max_bytes=max_bytes, category_map=category_map,
+                                       defaults=defaults)
     if problems:
         out.problems = problems
         return out
@@ -94,7 +135,10 @@ def import_bank(data: bytes, filename: str, actor, *, max_bytes: int = 20 * 1024
         return out
     ctx = item_service._Context()
     try:
+        media_names = _store_media(result, actor, out)
         for n, (d, (sheet, row)) in enumerate(zip(result.items, result.locations), start=1):
+            if d.get("images") and media_names:
+                d = {**d, "images": [media_names.get(x, x) for x in d["images"]]}
             try:
                 _store_row(d, actor, ctx, out)
             except item_service.ItemValidationError as e:
@@ -167,14 +211,39 @@ def export_items(occupation_code: str | None = None, status: str | None = None, 
     return out
 
 
-def export_bank(fmt: str, occupation_code: str | None = None, status: str | None = None, viewer=None) -> bytes:
+def _media_of(items: list[dict]) -> dict[str, bytes]:
+    from . import media as media_service
+    out: dict[str, bytes] = {}
+    for d in items:
+        for sha in d.get("images") or []:
+            path = media_service.path_for(sha)
+            if sha not in out and path.is_file():
+                out[sha] = path.read_bytes()
+    return out
+
+
+def export_bank(fmt: str, occupation_code: str | None = None, status: str | None = None, viewer=None, *,
+                accept_losses: bool = False) -> bytes:
+    """The bank as a file of format ``fmt`` (see :data:`FORMATS`). For QTI, Moodle XML and GIFT, content
+    the format cannot carry raises :class:`CannotCarryError` (with every loss located) unless
+    ``accept_losses``."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     items = export_items(occupation_code, status, viewer)
+    if fmt == "zip":
+        return export_qti_package(items, _media_of(items), accept_losses=accept_losses)
+    if fmt == "xml":
+        return write_moodle_xml(items, _media_of(items), accept_losses=accept_losses)
+    if fmt == "gift":
+        return write_gift(items, accept_losses=accept_losses).encode("utf-8")
     buf = io.BytesIO()
     taxonomy = _taxonomies()
     (write_bank_xlsx if fmt == "xlsx" else write_bank_csv)(items, buf, taxonomy=taxonomy)
     return buf.getvalue()
+
+
+__all__ = ["CannotCarryError", "FORMATS", "ImportOutcome", "import_bank", "export_bank", "categories",
+           "template_bytes", "describe"]
 
 
 def template_bytes() -> bytes:

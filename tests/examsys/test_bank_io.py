@@ -165,3 +165,33 @@ def test_cli_round_trip_and_errors(app, runner, tmp_path):
     result = runner.invoke(args=["bank", "import", str(bad)])
     assert result.exit_code == 1
     assert "bad.xlsx" in result.output and "nothing imported" in result.output
+
+
+def test_qti_moodle_gift_round_trips_through_the_bank(app, runner, tmp_path):
+    _setup(app)
+    for fmt in ("zip", "xml", "gift"):
+        out_file = tmp_path / f"bank.{fmt}"
+        result = runner.invoke(args=["bank", "export", str(out_file)])
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(args=["bank", "import", str(out_file)])
+        assert result.exit_code == 0, result.output
+        assert "0 new items, 0 new versions, 3 unchanged" in result.output, (fmt, result.output)
+
+
+def test_gift_from_another_system_needs_metadata_or_mapping(app, client, login_as):
+    _setup(app)
+    gift = "$CATEGORY: 数控编程\n\n::q1:: G92 是（  ）。 {=螺纹切削循环 ~外圆粗车循环 ~精车循环}\n".encode()
+    login_as("admin")
+    token = csrf_token(client, "/bank/import")
+    resp = client.post("/bank/import", data={"csrf_token": token, "file": (io.BytesIO(gift), "other.gift")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "数控编程" in resp.get_data(as_text=True)  # the category is offered for mapping
+    resp = client.post("/bank/import", data={
+        "csrf_token": token, "file": (io.BytesIO(gift), "other.gift"), "default_occupation": "6-18-01-01",
+        "default_grades": "4,3", "category_map": "数控编程 = B-A-001"}, content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-3000:]
+    with app.app_context():
+        assert _counts() == (4, 4)
+        new = db.session.execute(select(Item).order_by(Item.id.desc())).scalars().first()
+        assert new.kp_code == "B-A-001" and new.status == "draft"
