@@ -1353,9 +1353,9 @@ def _solve_pipeline(model: _Model, deadline: float, gap: float, *, strategy: str
     """Solve the model by the deadline (``time.perf_counter()`` seconds).
 
     ``strategy="lp"``: the LP relaxation first (its value bounds the optimum and certifies the gap);
-    then RENS — a sub-MILP with every variable the LP set to 0 or 1 fixed there — then a wider
-    neighbourhood (items of the knowledge points with fractional LP values freed), and only if neither
-    reaches ``gap`` the full MILP with the time left. Measured on the benchmark models the LP is nearly
+    then RENS — a sub-MILP with every variable the LP set to 0 or 1 fixed there — then wider
+    neighbourhoods (every form of the items with fractional LP values; then also the items of their
+    knowledge points), and only if none reaches ``gap`` the full MILP with the time left. Measured on the benchmark models the LP is nearly
     integral and HiGHS alone spends most of its time finding a first incumbent (sub-MIP heuristics),
     which this avoids. ``strategy="milp"``: HiGHS on the full model directly.
     """
@@ -1406,11 +1406,11 @@ def _solve_pipeline(model: _Model, deadline: float, gap: float, *, strategy: str
             zeros = xi <= 1e-6
             # neighbourhoods: RENS, then the knowledge points touched by fractional values
             kp_all = np.tile(np.arange(model.n), model.K)
-            neighbourhoods = [("rens", zeros)]
+            frac_items = np.isin(kp_all, np.unique(kp_all[frac]))
+            neighbourhoods = [("rens", zeros), ("fractional_items", zeros & ~frac_items)]
             if model.kp_of_item is not None:
                 kpw = model.kp_of_item[kp_all]
-                frac_items = np.unique(kp_all[frac])
-                touched = np.isin(kpw, np.unique(kpw[frac])) | np.isin(kp_all, frac_items)
+                touched = np.isin(kpw, np.unique(kpw[frac])) | frac_items
                 neighbourhoods.append(("kp_neighbourhood", zeros & ~touched))
             for k, (name, fix0) in enumerate(neighbourhoods):
                 if left() <= 0.1:
@@ -1419,7 +1419,7 @@ def _solve_pipeline(model: _Model, deadline: float, gap: float, *, strategy: str
                 ub = model.col_ub.copy()
                 lb[: model.n_x][ones] = 1.0
                 ub[: model.n_x][fix0] = 0.0
-                share = 0.3 if k == 0 else 0.5
+                share = (0.2, 0.3, 0.5)[k]
                 r = run(name, model.integrality, lb, ub, max(0.2, share * left()), gap)
                 if r.x is not None and (best is None or r.fun < best.fun - 1e-12):
                     best = r
@@ -1581,6 +1581,7 @@ def assemble(candidates: Sequence[Candidate], blueprint: Blueprint | Mapping[str
     stats["lp_bound"] = None if sol.bound is None else -sol.bound
     if sol.x is not None:
         selection = _selection_from_x(sol.x, model, kept)
+        stats["model_objective"] = -sol.fun if sol.fun is not None else None
         return result(sol.status, selection, [], gap_v=sol.gap, solve_s=solve_s)
     if sol.status == "infeasible":
         fnd: list[Any] = [Finding("solver", "solver_infeasible", "all",
@@ -1595,6 +1596,7 @@ def assemble(candidates: Sequence[Candidate], blueprint: Blueprint | Mapping[str
     # no incumbent (time limit) or another solver status
     if fallback:
         selection = _greedy_select(pool, bp, K, weights)
+        stats["model_objective"] = float(sum(weights[f, sel].sum() for f, sel in enumerate(selection)))
         return result("greedy_fallback", selection, [], solve_s=solve_s,
                       extra_zh=f"（HiGHS：{sol.message}）", extra_en=f" (HiGHS: {sol.message})")
     return result("no_solution", None, [], solve_s=solve_s)
@@ -1631,7 +1633,9 @@ def greedy_assemble(candidates: Sequence[Candidate], blueprint: Blueprint | Mapp
         status="greedy", forms=forms_out, check=chk, findings=[],
         objective=float(sum(f.objective for f in forms_out)), gap=None, solve_time_s=solve_s,
         total_time_s=time.perf_counter() - t0, seed=int(seed), blueprint_hash=blueprint_hash(bp),
-        solver=dict(SOLVER_VERSIONS), model={"candidates": len(candidates), "eligible": pool.n, "forms": K},
+        solver=dict(SOLVER_VERSIONS), model={"candidates": len(candidates), "eligible": pool.n, "forms": K,
+                                             "model_objective": float(sum(weights[f, sel].sum()
+                                                                          for f, sel in enumerate(selection)))},
         message_zh=zh, message_en=en, selected=[[pool.cands[i] for i in s.tolist()] for s in selection])
 
 

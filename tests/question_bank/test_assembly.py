@@ -314,3 +314,23 @@ def test_bad_arguments_raise_value_errors(bank):
         Candidate("x", 1, "single_choice", 1.0, "A-A-001", "A", "X", p=1.5, disc=0.2)
     with pytest.raises(ValueError, match="importance"):
         Candidate("x", 1, "single_choice", 1.0, "A-A-001", "A", "W", p=0.5, disc=0.2)
+
+
+def test_guarded_solver_process(bank):
+    # the child-process solve (used for very large models) gives the in-process answer ...
+    m = asm._build_model(*_pool_and_weights(bank, small_blueprint()))
+    opts = {"time_limit": 20.0, "mip_rel_gap": 0.01}
+    res = asm._milp_guarded(m.c, m.integrality, m.col_lb, m.col_ub, m.A, m.lb, m.ub, opts, hard_limit=30)
+    ref = asm.milp(m.c, integrality=m.integrality, bounds=asm.Bounds(m.col_lb, m.col_ub),
+                   constraints=[asm.LinearConstraint(m.A, m.lb, m.ub)], options=opts)
+    assert res.status == ref.status == 0
+    assert res.fun == pytest.approx(ref.fun)
+    # ... and a child that cannot finish in time is stopped and reads as "time limit, no solution"
+    res = asm._milp_guarded(m.c, m.integrality, m.col_lb, m.col_ub, m.A, m.lb, m.ub, opts, hard_limit=0.01)
+    assert res.status == 1 and res.x is None and "stopped" in res.message
+
+
+def _pool_and_weights(bank, bp_dict):
+    bp = parse_blueprint(bp_dict)
+    pool = asm._build_pool(bank.candidates, bp, kp_index=bank.kp_index)
+    return pool, bp, 1, asm._perturbed_weights(pool, 1, 0, 0.05)
