@@ -21,6 +21,7 @@ BLUEPRINTS = [
     ("examsys.proctor.routes", "bp"),
     ("examsys.marking.routes", "bp"),
     ("examsys.results.routes", "bp"),
+    ("examsys.stats.routes", "bp"),
 ]
 
 

@@ -13,6 +13,8 @@ from . import marking
 
 def on_attempt_finalised(attempt_id: int) -> None:
     marking.process_finalised(attempt_id)
+    from . import stats_loop  # item statistics of the sitting once its last attempt is in (never raises)
+    stats_loop.on_attempt_finalised(attempt_id)
 
 
 def mark_session(session_id: int) -> dict:

@@ -332,7 +332,8 @@ def bank_items(occ: Occupation, grade: int, statuses: Iterable[str] = ("approved
         d = ver.to_dict(occ.code, item.status)
         d["version_id"] = ver.id
         out.append(d)
-    return out
+    from .stats_loop import prefer_measured  # measured p and D from item analysis once N is large enough
+    return prefer_measured(out)
 
 
 def recent_papers(occ: Occupation, grade: int, station_id: int | None, n: int) -> list[list[str]]:

@@ -670,7 +670,7 @@ def station_comparison(user, run: AnalysisRun) -> dict:
     own_only = getattr(user, "role", None) not in VIEW_ALL_ROLES
     stations = {s.id: s for s in db.session.execute(select(Station)).scalars()}
     if n == 0 or data["masks"].shape[1] != len(slots):
-        return {"groups": [], "slots": slots, "own_only": own_only}
+        return {"groups": [], "slots": slots, "rows": [], "own_only": own_only}
     if own_only:
         label_of = {sid: (stations[sid].name if sid == user.station_id else _("Other stations (combined)"))
                     for sid in set(int(s) for s in data["station_ids"])}
@@ -691,7 +691,12 @@ def station_comparison(user, run: AnalysisRun) -> dict:
                        "pass_rate": float((t >= cut - 1e-9).mean()) if cut is not None else None,
                        "p": (x[sel].mean(axis=0) / points).tolist(),
                        "own": own_only and lab != _("Other stations (combined)")})
-    return {"groups": groups, "slots": slots, "own_only": own_only, "max_total": float(points.sum()), "cut": cut}
+    rows = []
+    for j, s in enumerate(slots):
+        vals = [g["p"][j] for g in groups]
+        rows.append((s, vals, (max(vals) - min(vals)) if vals else None))
+    return {"groups": groups, "slots": slots, "rows": rows, "own_only": own_only, "max_total": float(points.sum()),
+            "cut": cut}
 
 
 def report_dict(run: AnalysisRun) -> dict:

@@ -21,9 +21,12 @@
 * **The assembler** reads item dicts from :func:`examsys.services.papers.bank_items`; :func:`prefer_measured`
   replaces the writer's expected difficulty p and discrimination D by the pooled measured p and upper–lower D
   when the current version has at least ``STATS_MIN_N_FOR_ASSEMBLY`` (default 100) candidates.
-* **Hook.** :func:`on_attempts_marked` is the entry point for the marking hooks: it refreshes a sitting's
-  statistics unless the last refresh is younger than ``STATS_MIN_INTERVAL_SECONDS`` (default 10 s; page views
-  and ``examsys stats refresh`` catch up), and never raises.
+* **Hooks.** :func:`on_attempt_finalised` is called by :mod:`examsys.services.marking_hooks` after each
+  finalised attempt is machine-marked; once no attempt of the sitting is open it calls
+  :func:`on_attempts_marked`, which refreshes the sitting's statistics unless the last refresh is younger
+  than ``STATS_MIN_INTERVAL_SECONDS`` (default 10 s). Both never raise. Later examiner marks are picked up
+  when the sitting's statistics are opened (a cheap staleness check) or by ``examsys stats refresh``.
+  ``STATS_AUTO_REFRESH = False`` switches the hook off.
 """
 from __future__ import annotations
 
@@ -370,6 +373,27 @@ def prefer_measured(items: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------
 # hook for marking
 # ----------------------------------------------------------------------------------------------------
+def on_attempt_finalised(attempt_id: int):
+    """The marking hook's call after an attempt was finalised and machine-marked: refresh the sitting once
+    no attempt of it is open any more (statistics of a sitting in progress are noise, and the candidate's
+    submit request should not wait for them). Never raises."""
+    from ..models import ExamAttempt
+    from ..models.exams import OPEN_STATUSES
+
+    if not _config("STATS_AUTO_REFRESH", True):
+        return None
+    try:
+        sid = db.session.execute(select(ExamAttempt.session_id).where(ExamAttempt.id == attempt_id)).scalar()
+        if sid is None or db.session.execute(select(ExamAttempt.id).where(
+                ExamAttempt.session_id == sid, ExamAttempt.status.in_(OPEN_STATUSES)).limit(1)).first():
+            return None
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
+        log.exception("item statistics hook failed for attempt %s", attempt_id)
+        return None
+    return on_attempts_marked(sid)
+
+
 def on_attempts_marked(session_id: int):
     """Refresh the sitting's statistics after a batch of attempts was marked (debounced; never raises).
     Call it after the marking transaction is committed."""

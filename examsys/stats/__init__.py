@@ -1,0 +1,1 @@
+"""Item analysis pages (blueprint ``stats``); see :mod:`examsys.stats.routes`."""
