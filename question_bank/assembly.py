@@ -481,14 +481,9 @@ def _build_pool(candidates: Sequence[Candidate], bp: Blueprint, *, kp_index: Map
     enemy_ids = sorted(set(en_name))
     en_map = {g: k for k, g in enumerate(enemy_ids)}
     n = len(elig)
-    secs = np.empty(n)
-    for i, c in enumerate(elig):
-        if c.seconds is not None:
-            secs[i] = c.seconds
-        elif c.type == "practical_task":
-            secs[i] = DEFAULT_SECONDS["practical_task"]
-        else:
-            secs[i] = th.seconds_for(c.type)  # type: ignore[union-attr]
+    default_secs = {t: (th.seconds_for(t) if th is not None else DEFAULT_SECONDS[t]) for t in DEFAULT_SECONDS}
+    default_secs["practical_task"] = DEFAULT_SECONDS["practical_task"]
+    secs = np.array([c.seconds if c.seconds is not None else default_secs[c.type] for c in elig], dtype=float)
     imp_code = {"X": 0, "Y": 1, "Z": 2}
     pool = _Pool(
         cands=elig,
@@ -1265,16 +1260,6 @@ def _check(pool: _Pool, bp: Blueprint, selection: list[np.ndarray], station_equi
                        station_equipment=station_equipment)
 
 
-def _run_milp(model: _Model, time_limit: float, gap: float, *, feasibility_only: bool = False) -> tuple[Any, float]:
-    t = time.perf_counter()
-    c = np.zeros_like(model.c) if feasibility_only else model.c
-    cons = [LinearConstraint(model.A, model.lb, model.ub)] if model.A.shape[0] else []
-    res = milp(c, integrality=model.integrality, bounds=Bounds(model.col_lb, model.col_ub), constraints=cons,
-               options={"time_limit": max(0.05, float(time_limit)), "mip_rel_gap": gap, "presolve": True,
-                        "disp": False})
-    return res, time.perf_counter() - t
-
-
 #: HiGHS does not always honour ``time_limit`` on very large models (measured: the exact 50k-item ×
 #: 5-form MILP, 250,000 binaries, returned after 615 s for a 9 s limit, inside presolve / the root).
 #: Stages with more free binaries than this (or LP stages with more columns than GUARD_LP_COLUMNS) run
@@ -1565,7 +1550,7 @@ def assemble(candidates: Sequence[Candidate], blueprint: Blueprint | Mapping[str
     model = _build_model(work, bp, K, weights[:, kept])
     stats.update({"pruned": bool(use_prune), "model_candidates": work.n, "binaries": int(model.integrality.sum()),
                   "rows": int(model.A.shape[0]), "build_s": round(time.perf_counter() - t0, 4)})
-    reserve = 0.25 + 2e-6 * pool.n * K
+    reserve = 0.3 + 0.08 * K + 2e-6 * pool.n * K   # model building done; keep time for greedy + check
     sol = _solve_pipeline(model, deadline - reserve, gap, strategy=strategy)
     solve_s = sol.solve_s
     stats["stages"] = sol.stages
@@ -1595,9 +1580,10 @@ def assemble(candidates: Sequence[Candidate], blueprint: Blueprint | Mapping[str
         return result("infeasible", None, fnd, solve_s=solve_s)
     # no incumbent (time limit) or another solver status
     if fallback:
-        selection = _greedy_select(pool, bp, K, weights)
-        stats["model_objective"] = float(sum(weights[f, sel].sum() for f, sel in enumerate(selection)))
-        return result("greedy_fallback", selection, [], solve_s=solve_s,
+        wk = weights[:, kept]
+        selection = _greedy_select(work, bp, K, wk)
+        stats["model_objective"] = float(sum(wk[f, sel].sum() for f, sel in enumerate(selection)))
+        return result("greedy_fallback", selection, [], solve_s=solve_s, base=work,
                       extra_zh=f"（HiGHS：{sol.message}）", extra_en=f" (HiGHS: {sol.message})")
     return result("no_solution", None, [], solve_s=solve_s)
 
@@ -1655,7 +1641,7 @@ def explain(candidates: Sequence[Candidate], blueprint: Blueprint | Mapping[str,
     K = forms if forms is not None else bp.forms.count
     _check_args(K, 0, time_limit)
     deadline = t0 + float(time_limit)
-    from .infeasibility import Finding, _supply_checks_pool, elastic_findings
+    from .infeasibility import _supply_checks_pool, elastic_findings
 
     pool = _build_pool(candidates, bp, kp_index=kp_index, x_points=x_points, station_equipment=station_equipment)
     findings = _supply_checks_pool(pool, bp, K)
@@ -1670,11 +1656,11 @@ def explain(candidates: Sequence[Candidate], blueprint: Blueprint | Mapping[str,
     for pruned, kept in candidates_sets:
         work = pool.take(kept) if pruned else pool
         model = _build_model(work, bp, K, weights[:, kept])
-        res, _ = _run_milp(model, deadline - time.perf_counter() - 0.2, 1.0, feasibility_only=True)
-        if res.x is not None:
+        sol = _solve_pipeline(model, deadline - 0.2, 0.5)
+        if sol.x is not None:
             return Explanation(True, "solver", [], time.perf_counter() - t0, "方案可以满足（已找到可行试卷）",
                                "the blueprint can be met (a feasible paper exists)")
-        if res.status != 2:
+        if sol.status != "infeasible":
             return Explanation(None, "timeout", [], time.perf_counter() - t0,
                                "时限内未能判定方案是否可行，请延长时限",
                                "could not decide feasibility within the time limit; allow more time")

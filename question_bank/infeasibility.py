@@ -125,7 +125,7 @@ def _supply_checks_pool(pool: "_Pool", bp: Blueprint, K: int) -> list[Finding]:
     th, pr = bp.theory, bp.practical
 
     # anchors
-    pool_ids = {c.item_id: i for i, c in enumerate(pool.cands)}
+    pool_ids = {c.item_id for c in pool.cands} if bp.eligibility.anchors else set()
     for aid in bp.eligibility.anchors:
         if aid not in pool_ids:
             why = pool.excluded.get(aid, "not among the candidates")
@@ -472,8 +472,16 @@ def _elastic_solve(model: "_Model", integral: bool, time_limit: float, hard_rule
     integ = np.r_[model.integrality if integral else np.zeros(A.shape[1], dtype=np.int64), np.zeros(n_s, dtype=np.int64)]
     lb = np.r_[model.col_lb, np.zeros(n_s)]
     ub = np.r_[model.col_ub, np.full(n_s, np.inf)]
-    res = milp(c, integrality=integ, bounds=Bounds(lb, ub), constraints=LinearConstraint(A_el, model.lb, model.ub),
-               options={"time_limit": max(0.05, time_limit), "presolve": True, "mip_rel_gap": 1e-4})
+    opts = {"time_limit": max(0.05, time_limit), "presolve": True, "mip_rel_gap": 1e-4}
+    from . import assembly as _asm  # local import: assembly imports this module
+
+    n_int = int(integ.sum())
+    if n_int > _asm.GUARD_FREE_BINARIES or A_el.shape[1] > _asm.GUARD_LP_COLUMNS:
+        res = _asm._milp_guarded(c, integ, lb, ub, A_el, model.lb, model.ub, opts,
+                                 hard_limit=max(0.05, time_limit) + _asm.GUARD_GRACE_S)
+    else:
+        res = milp(c, integrality=integ, bounds=Bounds(lb, ub), constraints=LinearConstraint(A_el, model.lb, model.ub),
+                   options=opts)
     s_lo = np.zeros(m)
     s_hi = np.zeros(m)
     if res.x is None:
