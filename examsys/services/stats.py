@@ -12,7 +12,8 @@
    marking service), examiner-marked items from the final score of their ``Script``. A row is ``complete``
    when every item has its final score; incomplete rows wait (``AnalysisRun.n_pending``).
    Rows are built incrementally: each row keeps the ``stamp`` of the marking state it was built from
-   (marked-at time and the attempt's script scores), and a refresh rebuilds only the rows whose stamp changed.
+   (machine-marking time and total, the form's newest key correction, the attempt's script scores), and a
+   refresh rebuilds only the rows whose stamp changed.
 2. *Analysis* (:func:`analyse_form`): the complete rows of a form become a :class:`scoring.results.ScoreMatrix`
    (:func:`scoring.sitting.matrix_from_masks`, the effective key per item) and go through
    :func:`scoring.report.analyze`; the option-by-score-group tables and item characteristic curves come from
@@ -240,16 +241,24 @@ def _attempt_stamps(session_id: int) -> dict[int, tuple[int, str]]:
     """``{attempt_id: (form_id, stamp)}`` of the session's submitted attempts."""
     att = dict(db.session.execute(select(ExamAttempt.id, ExamAttempt.paper_form_id).where(
         ExamAttempt.session_id == session_id, ExamAttempt.status == SUBMITTED)).all())
-    marked = dict(db.session.execute(select(AttemptMarking.attempt_id, AttemptMarking.marked_at).where(
-        AttemptMarking.session_id == session_id)).all())
+    marked = {a: (t, sc) for a, t, sc in db.session.execute(
+        select(AttemptMarking.attempt_id, AttemptMarking.marked_at, AttemptMarking.auto_score).where(
+            AttemptMarking.session_id == session_id))}
+    # a key correction of a form's item rebuilds every row of that form
+    fixes = dict(db.session.execute(
+        select(PaperItem.form_id, func.max(KeyCorrection.id))
+        .join(KeyCorrection, KeyCorrection.item_version_id == PaperItem.item_version_id)
+        .where(PaperItem.form_id.in_(set(att.values()) or {-1})).group_by(PaperItem.form_id)).all())
     scripts = {a: (n, nf, s, m) for a, n, nf, s, m in db.session.execute(
         select(Script.attempt_id, func.count(Script.id), func.count(Script.final_score), func.sum(Script.final_score),
                func.max(Script.finalised_at)).where(Script.session_id == session_id).group_by(Script.attempt_id))}
     out = {}
     for aid, fid in att.items():
         sc = scripts.get(aid)
-        s = f"{_iso(marked.get(aid))}|" + (f"{sc[0]}|{sc[1]}|{float(sc[2] or 0):.4f}|{_iso(sc[3])}" if sc else "-")
-        out[aid] = (fid, s[:80])
+        m = marked.get(aid)
+        s = (f"{_iso(m[0]) if m else '-'}|{float(m[1]) if m else 0:.4f}|{fixes.get(fid, 0)}|"
+             + (f"{sc[0]}|{sc[1]}|{float(sc[2] or 0):.4f}|{_iso(sc[3])}" if sc else "-"))
+        out[aid] = (fid, hashlib.sha1(s.encode()).hexdigest())
     return out
 
 

@@ -10,8 +10,8 @@ import math
 
 from markupsafe import Markup, escape
 
-W, H = 640, 300
-ML, MR, MT, MB = 52, 110, 16, 44  # margins (the right one holds the legend)
+W, H = 700, 300
+ML, MR, MT, MB = 52, 170, 16, 44  # margins (the right one holds the legend)
 PALETTE = ["#1f4e79", "#b35900", "#2e7d32", "#7b1fa2", "#c62828", "#00838f", "#5d4037", "#455a64", "#9e9d24"]
 DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 6", "12 3 3 3"]
 
@@ -198,9 +198,12 @@ def history(points, *, title: str, xlabel: str, ylabel: str, p_label: str, r_lab
     if not points:
         return Markup("")
     k = len(points)
-    f = _Frame(0.5, k + 0.5, -0.2, 1, height=240)
+    values = [v for pt in points for v in (pt.get("p"), pt.get("r_rest")) if v is not None]
+    lo = min([-0.2] + [math.floor(v * 5) / 5 for v in values])
+    f = _Frame(0.5, k + 0.5, lo, 1, height=240)
     out = _open(title, "history", height=240)
-    out += _axes(f, list(range(1, k + 1)), [-0.2, 0, 0.2, 0.4, 0.6, 0.8, 1.0], xlabel, ylabel,
+    yt = [round(lo + 0.2 * i, 1) for i in range(int(round((1 - lo) / 0.2)) + 1)]
+    out += _axes(f, list(range(1, k + 1)), yt, xlabel, ylabel,
                  xfmt=lambda t: str(int(t)), yfmt=lambda t: f"{t:.1f}")
     out.append(f'<line x1="{ML}" x2="{f.w - MR}" y1="{f.y(0):.1f}" y2="{f.y(0):.1f}" stroke="#000" '
                f'stroke-width="0.6"/>')

@@ -75,7 +75,21 @@ def reason_text(flag: dict | object) -> str:
     return (flag.reason_zh if zh else flag.reason_en) or flag.reason_en
 
 
-for _name, _func in (("stats_flag_label", flag_label), ("stats_severity_label", severity_label),
+def evidence_label(key: str) -> str:
+    """A readable name for a key of a flag's evidence (the raw key when unknown)."""
+    labels = {
+        "current_key": _("current key"), "proposed_key": _("proposed key"), "r_rest_key": _("r (rest) of the key"),
+        "r_rest_proposed": _("r (rest) of the proposed key"), "ci_proposed": _("confidence interval"),
+        "prop_key": _("share choosing the key"), "prop_proposed": _("share choosing the proposed key"),
+        "p": _("facility p"), "r_rest": _("r (rest)"), "ci": _("confidence interval"),
+        "threshold": _("threshold"), "option": _("option"), "key": _("Key"), "prop_upper": _("share in the upper group"),
+        "prop_lower": _("share in the lower group"), "key_prop_upper": _("key's share in the upper group"),
+        "model": _("model"), "range": _("range"), "ets_class": _("ETS class"), "min_group_n": _("minimum group size"),
+    }
+    return labels.get(key, key)
+
+
+for _name, _func in (("stats_evidence_label", evidence_label), ("stats_flag_label", flag_label), ("stats_severity_label", severity_label),
                      ("stats_state_label", state_label), ("stats_reason", reason_text),
                      ("stats_fmt", stats_service.fmt)):
     bp.add_app_template_global(_func, _name)

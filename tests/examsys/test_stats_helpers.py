@@ -85,8 +85,15 @@ def _session_on_paper(paper_id: int, *, n: int, prefix: str, station_id, seed: i
     from examsys.models import ExamCandidate, Station
     from examsys.services import roster as roster_service
 
+    from examsys.models import User
+    from examsys.services.auth import create_user
+
     st = db.session.get(Station, station_id)
-    actor = factories.manager(st.id) if station_id else None
+    name = f"mgr_station_{st.id}"
+    actor = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if actor is None:
+        actor = create_user(name, "pw-for-tests", "station_manager", name, station_id=st.id)
+        db.session.flush()
     spec = exams_service.SessionSpec(
         name="第二场", station_id=station_id, paper_id=paper_id, form_labels=list(labels), form_assignment="alternate",
         starts_at=T0, duration_min=60, late_entry_min=15, grace_seconds=30, login_opens_min=30, auto_start=True,
