@@ -130,7 +130,7 @@ def edit_node(occ_id: int, code: str):
     found = _find(data, code)
     if found is None:
         abort(404)
-    _, _, node = found
+    node = found[2]
     node["name"] = request.form.get("name", "").strip()
     if "points" not in node and "units" not in node:  # a point
         node["importance"] = request.form.get("importance", "")
@@ -194,7 +194,7 @@ def edit_weights(occ_id: int):
         if not key.startswith("w|"):
             continue
         try:
-            _, part, grade, area = key.split("|", 3)
+            part, grade, area = key.split("|", 3)[1:]
             grade_i = int(grade)
         except ValueError:
             abort(400)

@@ -114,3 +114,13 @@ def test_import_yaml_and_xlsx_round_trip(app, client, login_as):
     resp = client.post("/taxonomy/import", data={"csrf_token": token, "file": (io.BytesIO(bad), "bad.yaml")},
                        content_type="multipart/form-data")
     assert resp.status_code == 400 and 'id="taxonomy-problems"' in resp.get_data(as_text=True)
+
+
+def test_a_weight_that_is_not_a_number_is_a_located_problem_not_a_500(app, client, login_as):
+    occ_id = _occ(app)
+    login_as("admin")
+    token = csrf_token(client, f"/taxonomy/{occ_id}")
+    resp = client.post(f"/taxonomy/{occ_id}/weights", data={"csrf_token": token, "w|theory|4|A": "abc"})
+    assert resp.status_code == 400
+    assert 'id="taxonomy-problems"' in resp.get_data(as_text=True)
+    assert client.post(f"/taxonomy/{occ_id}/weights", data={"csrf_token": token, "w|bad": "1"}).status_code == 400
