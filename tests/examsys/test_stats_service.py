@@ -159,6 +159,7 @@ def test_answers_given_by_option_id_arrive_as_the_items_letters(app):
 
 
 def test_planted_miskey_is_flagged_and_enters_the_review_queue(ctx, make_user):
+    reviewer = make_user("rev1", "reviewer")
     s = simulated_sitting(n=150, miskey=3)
     item_id = _miskey_item(s)
     res = stats_service.refresh_session(s["session_id"])
@@ -176,7 +177,6 @@ def test_planted_miskey_is_flagged_and_enters_the_review_queue(ctx, make_user):
     assert flags["possible_miskey"].n == 150 and flags["possible_miskey"].reason_zh
     # no other item of the sitting is flagged
     assert {f.item_id for f in _flags()} == {item_id}
-    reviewer = make_user("rev1", "reviewer")
     assert item_id in [i.id for i in items_service.review_queue(reviewer)]
     assert [f.code for f in stats_loop.open_flags_by_item([item_id])[item_id]] == sorted(flags, key=lambda c: flags[c].id)
     assert any(e.object_id == str(item_id) and e.after["code"] == "possible_miskey" for e in _audit("item.flag"))
@@ -206,11 +206,11 @@ def test_refresh_is_incremental_and_a_no_op_when_nothing_changed(ctx):
 
 
 def test_dismissal_is_recorded_and_the_flag_is_not_raised_again(ctx, make_user):
+    reviewer = make_user("rev2", "reviewer")
+    writer = make_user("wri2", "writer")
     s = simulated_sitting(n=150, miskey=3)
     item_id = _miskey_item(s)
     stats_service.refresh_session(s["session_id"])
-    reviewer = make_user("rev2", "reviewer")
-    writer = make_user("wri2", "writer")
     flags = _flags(item_id)
     assert len(flags) >= 2
     with pytest.raises(StatsError) as e:
@@ -284,13 +284,13 @@ def test_pooled_statistics_across_sittings_update_the_item_and_the_assembler(ctx
 
 
 def test_accepting_the_proposed_key_remarks_and_resolves_the_flag(ctx, make_user):
+    admin = make_user("adm3", "admin")
+    reviewer = make_user("rev3", "reviewer")
     s = simulated_sitting(n=150, miskey=3)
     item_id = _miskey_item(s)
     sid = s["session_id"]
     stats_service.refresh_session(sid)
     flag = next(f for f in _flags(item_id) if f.code == "possible_miskey")
-    admin = make_user("adm3", "admin")
-    reviewer = make_user("rev3", "reviewer")
     with pytest.raises(StatsError) as e:
         stats_loop.preview_key(flag.id, reviewer)
     assert e.value.status == 403
@@ -315,12 +315,12 @@ def test_accepting_the_proposed_key_remarks_and_resolves_the_flag(ctx, make_user
 
 
 def test_a_new_version_or_retiring_ends_the_flag(ctx, make_user):
+    admin = make_user("adm4", "admin")
     s = simulated_sitting(n=150, miskey=3)
     item_id = _miskey_item(s)
     stats_service.refresh_session(s["session_id"])
     item = db.session.get(Item, item_id)
     assert stats_loop.open_flags(item)
-    admin = make_user("adm4", "admin")
     items_service.retire(item_id, admin, "答案有误，停用")
     item = db.session.get(Item, item_id)
     assert not stats_loop.open_flags(item)
@@ -345,13 +345,14 @@ def test_the_marking_hook_refreshes_a_finished_sitting(ctx):
 
 
 def test_errors_are_clear(ctx, make_user):
+    reviewer = make_user("rev5", "reviewer")
+    manager_other = make_user("mgr5", "station_manager", station=None)
     with pytest.raises(StatsError) as e:
         stats_service.refresh_session(999)
     assert e.value.status == 404
     with pytest.raises(StatsError):
-        stats_loop.dismiss_flag(999, make_user("rev5", "reviewer"), "x")
+        stats_loop.dismiss_flag(999, reviewer, "x")
     s = simulated_sitting(n=40, miskey=None)
-    manager_other = make_user("mgr5", "station_manager", station=None)
     with pytest.raises(StatsError) as e:
         stats_service.session_for(manager_other, s["session_id"])
     assert e.value.status == 404
