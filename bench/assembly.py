@@ -57,6 +57,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2k and 10k banks only, no exact reference runs")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--exact-limit", type=float, default=180.0, help="seconds for each exact reference MILP")
     args = ap.parse_args()
     sizes = (2_000, 10_000) if args.quick else (2_000, 10_000, 50_000)
     forms = (1, 2, 5)
@@ -101,8 +102,8 @@ def main() -> int:
         r, wall = results[(n, K)]
         bank = banks[n]
         t = time.perf_counter()
-        e = assemble(bank.candidates, bp, forms=K, seed=args.seed, time_limit=300, kp_index=bank.kp_index,
-                     prune=False, strategy="milp", mip_rel_gap=1e-4)
+        e = assemble(bank.candidates, bp, forms=K, seed=args.seed, time_limit=args.exact_limit,
+                     kp_index=bank.kp_index, prune=False, strategy="milp", mip_rel_gap=1e-4)
         et = time.perf_counter() - t
         ours = r.model["model_objective"]
         ex = e.model.get("model_objective")

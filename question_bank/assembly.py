@@ -28,9 +28,14 @@ Objective: maximise sum_f sum_i D_i (1 + eta u_if) x[i, f], u ~ U(0, 1) from the
 two valid papers and the same seed the same paper); or, for ``kind: tif_target``, minimise the absolute
 deviation of the test information from its target at the theta points (2PL a/b of the candidates).
 
-Large banks are pruned (per knowledge point × type cell: the best K + 2 by the perturbed D plus the best by
-D + mu p for a few mu, all items of thin X points and of thin sections, anchors and item sets); the exact
-model is used with ``prune=False``, when the pruned model proves infeasible, and for audits.
+Solving (:func:`_solve_pipeline`): the LP relaxation, then RENS and two wider neighbourhood sub-MILPs,
+each solution certified against the LP bound (``gap``), and the full MILP only when none is within
+``mip_rel_gap``; HiGHS stages too large to honour the time limit run in a child process that is killed
+after it. Large banks are pruned (per knowledge point × type cell: the best K + 2 by the perturbed D plus
+the best by D + mu p for a few mu, all items of thin X points and of thin sections, anchors and item
+sets); the exact model is used with ``prune=False``, when the pruned model proves infeasible, and for
+audits. Infeasibility is explained before solving (O(n) supply checks) and after (elastic re-solve),
+see :mod:`question_bank.infeasibility`.
 """
 
 from __future__ import annotations

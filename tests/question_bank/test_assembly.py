@@ -334,3 +334,27 @@ def _pool_and_weights(bank, bp_dict):
     bp = parse_blueprint(bp_dict)
     pool = asm._build_pool(bank.candidates, bp, kp_index=bank.kp_index)
     return pool, bp, 1, asm._perturbed_weights(pool, 1, 0, 0.05)
+
+
+def test_bands_points_basis_and_overlap_allowance(bank):
+    bp = small_blueprint(forms=2)
+    bp["theory"]["difficulty"]["bands"] = [{"p": [0.0, 0.55], "min": 6}, {"p": [0.8, 1.0], "max": 4}]
+    bp["theory"]["importance"]["basis"] = "points"
+    bp["forms"]["max_uses"] = 2
+    r = assemble(bank.candidates, bp, seed=9, kp_index=bank.kp_index, time_limit=20)
+    assert r.ok, r.check.summary()
+    for chosen in r.selected:
+        assert sum(c.p < 0.55 for c in chosen) >= 6
+        assert sum(c.p >= 0.8 for c in chosen) <= 4
+    assert len(r.check.by_rule("band")) == 4
+    assert r.check.by_rule("yz_share")[0].target.endswith("points")
+
+
+def test_one_click_blueprint_from_the_taxonomy():
+    from question_bank.blueprint import derive_blueprint
+
+    bank = synthetic_bank(2000, seed=5)
+    bp = derive_blueprint(bank.taxonomy, 4, "mixed-180")
+    r = assemble(bank.candidates, bp, seed=1, kp_index=bank.kp_index, time_limit=20)
+    assert r.ok, r.check.summary()
+    assert len(r.forms[0].entries) == 180 and r.status == "optimal"
