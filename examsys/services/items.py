@@ -406,9 +406,22 @@ def save_new_version(item_id: int, data: Mapping[str, Any], actor, comment: str 
     return v
 
 
+def _comparable(v: Any) -> Any:
+    """``v`` with leading/trailing white space of every text removed: spreadsheet cells and form fields are
+    stripped on the way in, so an item stored with a trailing newline (YAML block text) must still compare
+    equal to its own export re-imported."""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, Mapping):
+        return {k: _comparable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_comparable(x) for x in v]
+    return v
+
+
 def _same_content(before: dict, c: dict) -> bool:
     skip = {"id", "version", "status"}
-    return all(before.get(k) == c.get(k) for k in set(before) | set(c) if k not in skip)
+    return all(_comparable(before.get(k)) == _comparable(c.get(k)) for k in set(before) | set(c) if k not in skip)
 
 
 # ------------------------------------------------------------------------------------------ status

@@ -195,3 +195,27 @@ def test_gift_from_another_system_needs_metadata_or_mapping(app, client, login_a
         assert _counts() == (4, 4)
         new = db.session.execute(select(Item).order_by(Item.id.desc())).scalars().first()
         assert new.kp_code == "B-A-001" and new.status == "draft"
+
+
+def test_round_trip_keeps_approved_items_whose_text_ends_in_a_newline(app):
+    # The demo bank (YAML block text) stores stems and reference answers ending in "\n"; spreadsheet cells
+    # are stripped on import. Re-importing an unchanged export must not make new versions (which would
+    # also send the approved items back to draft).
+    _setup(app)
+    with app.app_context():
+        a = item_service.create_item({**ITEMS[0], "stem": "G70 指令用于（  ）。\n"}, None, status="approved")
+        b = item_service.create_item(
+            {"type": "short_answer", "occupation": "6-18-01-01", "grades": [4], "kp": "A-A-001", "points": 5.0,
+             "stem": "简述三视图的投影规律。\n", "reference_answer": "长对正、高平齐、宽相等。\n",
+             "marking_points": [{"text": "长对正", "points": 2.0}, {"text": "高平齐、宽相等", "points": 3.0}],
+             "score_step": 0.5, "images": []}, None, status="approved")
+        ids = (a.id, b.id)
+        for fmt in ("xlsx", "csv"):
+            before = _counts()
+            out = bank_io.import_bank(bank_io.export_bank(fmt), f"bank.{fmt}", None)
+            assert out.ok, bank_io.describe(out.problems, "en")
+            assert (out.created, out.updated, out.unchanged) == (0, 0, 5), fmt
+            assert _counts() == before
+        for item_id in ids:
+            item = item_service.get_item(item_id)
+            assert (item.status, item.current_version.number) == ("approved", 1)
