@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .blueprint import TYPE_NAMES_ZH, Blueprint, parse_blueprint
+from .blueprint import Blueprint, parse_blueprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from .assembly import Candidate
@@ -297,4 +297,4 @@ def check_forms(forms: Sequence[Sequence["Candidate"]], blueprint: Blueprint | M
     return CheckReport(tuple(checks))
 
 
-__all__ = ["RuleCheck", "CheckReport", "check_forms", "TYPE_NAMES_ZH"]
+__all__ = ["RuleCheck", "CheckReport", "check_forms"]
