@@ -119,15 +119,22 @@ class _Codes(dict):
 
 
 def _encode(cells: Sequence[Any], fn, cache: _Codes) -> np.ndarray:
-    """Codes of ``cells`` (a flat sequence). Strings go through the cache; ``None`` is 0; anything else
-    (booleans, numbers, lists) is encoded directly (``True`` and ``1`` must not share a cache entry)."""
-    def other(v):
+    """Codes of ``cells`` (a flat sequence). Strings go through the cache, booleans through their own
+    two-entry table (``True`` and ``1`` must not share a cache entry); ``None`` is 0; anything else (numbers,
+    lists) is encoded directly."""
+    bools = {True: fn(True), False: fn(False)}
+
+    def code(v):
+        c = v.__class__
+        if c is str:
+            return cache[v]
         if v is None:
             return 0
+        if c is bool:
+            return bools[v]
         return fn(v)
 
-    return np.fromiter((cache[v] if v.__class__ is str else other(v) for v in cells), dtype=np.int64,
-                       count=len(cells))
+    return np.fromiter(map(code, cells), dtype=np.int64, count=len(cells))
 
 
 # ---------------------------------------------------------------------------------------------------

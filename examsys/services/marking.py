@@ -31,6 +31,7 @@ import json
 import math
 import secrets
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 from flask_babel import gettext as _
@@ -211,6 +212,16 @@ def _attempt_rows(attempt_ids=None, session_id=None) -> list[tuple[int, int, int
     return out
 
 
+def _fetch_raw(stmt) -> list[tuple]:
+    """All rows of a Core select as plain tuples straight from the DB-API cursor (bulk reads without building
+    SQLAlchemy Row objects; the statement is compiled and executed by SQLAlchemy as usual)."""
+    result = db.session.connection().execute(stmt)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
 def compute_auto(attempts: list[tuple[int, int, int, str]], *, key_overrides: dict[int, dict] | None = None,
                  session_id: int | None = None) -> dict[int, AutoResult]:
     """Machine-mark ``attempts`` (``(id, session_id, form_id, status)``) without writing anything.
@@ -239,13 +250,20 @@ def compute_auto(attempts: list[tuple[int, int, int, str]], *, key_overrides: di
         for j, (pi, _iv) in enumerate(slots):
             col_of[pi.id] = j
             form_of[pi.id] = form_index[fid]
-    row_of: dict[int, tuple[int, int]] = {}
+    # attempt -> (form index, row): sorted arrays for a vectorised lookup
     mats = []
+    att_ids, att_form, att_row = [], [], []
     for fid, aids in forms.items():
         for i, aid in enumerate(aids):
-            row_of[aid] = (form_index[fid], i)
+            att_ids.append(aid)
+            att_form.append(form_index[fid])
+            att_row.append(i)
         mats.append(np.full((len(aids), len(form_slots[fid])), None, dtype=object))
-    # responses: (attempt, paper item, answer as JSON text)
+    order = np.argsort(np.asarray(att_ids, dtype=np.int64), kind="stable")
+    att_sorted = np.asarray(att_ids, dtype=np.int64)[order]
+    form_sorted = np.asarray(att_form, dtype=np.int64)[order]
+    row_sorted = np.asarray(att_row, dtype=np.int64)[order]
+    # responses: (attempt, paper item, answer as JSON text), read through the driver's cursor (no ORM rows)
     q = select(ExamResponse.attempt_id, ExamResponse.paper_item_id, cast(ExamResponse.answer, Text))
     wanted = [a[0] for a in attempts if a[3] == SUBMITTED]
     if session_id is not None and len(wanted) > _CHUNK:
@@ -255,23 +273,22 @@ def compute_auto(attempts: list[tuple[int, int, int, str]], *, key_overrides: di
     else:
         chunks = list(_chunks(wanted))
     decoded = _Decoded()
-    aid_index = {aid: (f, i) for aid, (f, i) in row_of.items()}
     for chunk in chunks:
         qq = q if chunk is None else q.where(ExamResponse.attempt_id.in_(chunk))
-        res = db.session.execute(qq).all()
+        res = _fetch_raw(qq)
         if not res:
             continue
-        a_col, p_col, t_col = zip(*res)
-        fr = [aid_index.get(a) for a in a_col]
-        keep = np.fromiter((x is not None for x in fr), dtype=bool, count=len(fr))
-        pis = np.fromiter(p_col, dtype=np.int64, count=len(p_col))
-        ok = keep & (pis < size)
+        m = len(res)  # (columns by itemgetter: zip(*rows) is slow for large results)
+        aids_arr = np.fromiter(map(itemgetter(0), res), dtype=np.int64, count=m)
+        pis = np.fromiter(map(itemgetter(1), res), dtype=np.int64, count=m)
+        t_col = list(map(itemgetter(2), res))
+        pos = np.minimum(np.searchsorted(att_sorted, aids_arr), len(att_sorted) - 1)
+        ok = att_sorted[pos] == aids_arr
+        f_arr, i_arr = form_sorted[pos], row_sorted[pos]
+        ok &= pis < size
         pis_c = np.where(ok, pis, 0)
-        ok &= col_of[pis_c] >= 0
-        f_arr = np.fromiter(((x[0] if x is not None else -1) for x in fr), dtype=np.int64, count=len(fr))
-        i_arr = np.fromiter(((x[1] if x is not None else -1) for x in fr), dtype=np.int64, count=len(fr))
-        ok &= form_of[pis_c] == f_arr
-        values = np.empty(len(t_col), dtype=object)
+        ok &= (col_of[pis_c] >= 0) & (form_of[pis_c] == f_arr)
+        values = np.empty(m, dtype=object)
         values[:] = [decoded[t] for t in t_col]
         for k in range(len(mats)):
             sel = ok & (f_arr == k)
@@ -287,17 +304,19 @@ def compute_auto(attempts: list[tuple[int, int, int, str]], *, key_overrides: di
         rule = paper_rule[fid] or "all_or_nothing"
         res = mark_sitting(items, mats[form_index[fid]], rule=rule)
         auto_cols = [j for j in range(len(slots)) if res.auto[j]]
+        other_cols = [j for j in range(len(slots)) if not res.auto[j]]
         ids = [str(slots[j][0].id) for j in auto_cols]
-        sub = res.scores[:, auto_cols]
+        sub = res.scores[:, auto_cols].tolist()
+        totals = res.totals.tolist()
         for i, aid in enumerate(aids):
             if status_of[aid] == SUBMITTED:
-                scores = dict(zip(ids, sub[i].tolist()))
-                total = float(res.totals[i])
-                answered = {slots[j][0].id: bool(res.answered[i, j]) for j in range(len(slots))}
+                scores = dict(zip(ids, sub[i]))
+                total = totals[i]
+                answered = {slots[j][0].id: bool(res.answered[i, j]) for j in other_cols}
             else:  # absent (never entered): nothing to mark
-                scores = {k: 0.0 for k in ids}
+                scores = dict.fromkeys(ids, 0.0)
                 total = 0.0
-                answered = {slots[j][0].id: False for j in range(len(slots))}
+                answered = {slots[j][0].id: False for j in other_cols}
             out[aid] = AutoResult(aid, sid_of[aid], round(total, 6), float(res.max_auto), scores, answered, rule)
     return out
 

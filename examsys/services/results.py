@@ -25,7 +25,7 @@ import io
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, or_, select, update
 
 from .. import clock
 from ..extensions import db
@@ -241,12 +241,20 @@ def _snapshot(row: CandidateResult) -> dict:
             "review_score": row.review_score, "review_status": row.review_status, "passed": row.passed}
 
 
+def _expire_results() -> None:
+    """Bulk statements bypass the identity map: expire loaded results so they are read again."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, CandidateResult):
+            db.session.expire(obj)
+
+
 def refresh(session_id: int, candidate_ids=None, *, commit: bool = True, auto_override: dict | None = None) -> int:
     """Recompute the draft results of a session (or of some candidates); published results are not touched.
-    Returns the number of rows written."""
+    Returns the number of rows written (bulk INSERT / UPDATE by primary key)."""
     sess = db.session.get(ExamSession, session_id)
     if sess is None:
         return 0
+    db.session.flush()
     values = compute(sess, candidate_ids, auto_override=auto_override)
     if not values:
         if commit:
@@ -254,37 +262,48 @@ def refresh(session_id: int, candidate_ids=None, *, commit: bool = True, auto_ov
         return 0
     parts, mark = rule_for(sess.grade)
     existing = {}
-    for chunk in _chunks(values):
-        for r in db.session.execute(select(CandidateResult).where(CandidateResult.candidate_id.in_(chunk))).scalars():
-            existing[r.candidate_id] = r
+    q = select(CandidateResult.id, CandidateResult.candidate_id, CandidateResult.status, CandidateResult.review_score,
+               CandidateResult.review_status)
+    if candidate_ids is None:
+        rows = db.session.execute(q.where(CandidateResult.session_id == session_id)).all()
+    else:
+        rows = [r for chunk in _chunks(values) for r in db.session.execute(
+            q.where(CandidateResult.candidate_id.in_(chunk))).all()]
+    for rid, cid, status, rscore, rstatus in rows:
+        existing[cid] = (rid, status, rscore, rstatus)
     now = clock.now()
-    n = 0
+    new_rows, updates = [], []
     for cid, v in values.items():
-        row = existing.get(cid)
-        if row is not None and row.status == PUBLISHED:
+        ex = existing.get(cid)
+        if ex is not None and ex[1] == PUBLISHED:
             continue
-        if row is None:
-            row = CandidateResult(session_id=session_id, candidate_id=cid, status=DRAFT, version=1,
-                                  review_status="pending")
-            db.session.add(row)
-        row.theory_score, row.theory_status = v["theory_score"], v["theory_status"]
-        row.practical_score, row.practical_status = v["practical_score"], v["practical_status"]
+        review_score, review_status = (ex[2], ex[3]) if ex is not None else (None, "pending")
         if "review" not in parts:
-            row.review_status = "not_required"
-        elif row.review_status == "not_required":
-            row.review_status = "pending" if row.review_score is None else MARKED
-        v_all = _snapshot(row)
-        row.passed = decide(v_all, parts, mark)
+            review_status = "not_required"
+        elif review_status == "not_required":
+            review_status = "pending" if review_score is None else MARKED
+        vals = {"theory_score": v["theory_score"], "theory_status": v["theory_status"],
+                "practical_score": v["practical_score"], "practical_status": v["practical_status"],
+                "review_status": review_status, "computed_at": now}
+        vals["passed"] = decide(dict(vals, review_score=review_score), parts, mark)
         detail = dict(v["detail"])
         detail["rule"] = {"parts": parts, "pass_mark": mark}
-        row.detail = detail
-        row.computed_at = now
-        n += 1
+        vals["detail"] = detail
+        if ex is None:
+            new_rows.append(dict(vals, session_id=session_id, candidate_id=cid, status=DRAFT, version=1,
+                                 review_score=None))
+        else:
+            updates.append(dict(vals, id=ex[0]))
+    for chunk in _chunks(new_rows):
+        db.session.execute(insert(CandidateResult), chunk)
+    for chunk in _chunks(updates):
+        db.session.execute(update(CandidateResult), chunk)
+    _expire_results()
     if commit:
         db.session.commit()
     else:
         db.session.flush()
-    return n
+    return len(new_rows) + len(updates)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -413,11 +432,16 @@ def publish(sess: ExamSession, actor) -> int:
     if st is not None and st.results_status == PUBLISHED:
         raise ResultError(_("The results of this session are already published."), status=409)
     refresh(sess.id, commit=False)
-    rows = session_rows(sess)
-    if not rows:
+    n = db.session.execute(select(func.count(CandidateResult.id)).where(
+        CandidateResult.session_id == sess.id)).scalar_one()
+    if not n:
         db.session.rollback()
         raise ResultError(_("There are no results to publish."), status=409)
-    pending = [c.ticket_no for r, c in rows if "pending" in (r.theory_status, r.practical_status, r.review_status)]
+    pending = db.session.execute(
+        select(ExamCandidate.ticket_no).join(CandidateResult, CandidateResult.candidate_id == ExamCandidate.id)
+        .where(CandidateResult.session_id == sess.id,
+               or_(CandidateResult.theory_status == "pending", CandidateResult.practical_status == "pending",
+                   CandidateResult.review_status == "pending")).order_by(ExamCandidate.ticket_no)).scalars().all()
     if pending:
         db.session.rollback()
         raise ResultError(_("%(n)s candidate(s) still have parts pending (marking or review), e.g. %(ticket)s; "
@@ -427,15 +451,18 @@ def publish(sess: ExamSession, actor) -> int:
         st = SessionMarking(session_id=sess.id, double_marking=False, threshold_fraction=0.10)
         db.session.add(st)
     st.results_status, st.published_at, st.published_by = PUBLISHED, now, actor.id
-    for r, _c in rows:
-        r.status, r.published_at, r.published_by = PUBLISHED, now, actor.id
-    summary = {"candidates": len(rows), "passed": sum(1 for r, _c in rows if r.passed is True),
-               "failed": sum(1 for r, _c in rows if r.passed is False),
-               "open": sum(1 for r, _c in rows if r.passed is None)}
+    db.session.execute(update(CandidateResult).where(CandidateResult.session_id == sess.id)
+                       .values(status=PUBLISHED, published_at=now, published_by=actor.id)
+                       .execution_options(synchronize_session=False))
+    _expire_results()
+    counts = dict(db.session.execute(select(CandidateResult.passed, func.count(CandidateResult.id)).where(
+        CandidateResult.session_id == sess.id).group_by(CandidateResult.passed)).all())
+    summary = {"candidates": n, "passed": counts.get(True, 0), "failed": counts.get(False, 0),
+               "open": counts.get(None, 0)}
     audit.record("results.publish", "exam_session", sess.id, actor=actor, before={"status": DRAFT},
                  after={"status": PUBLISHED, **summary})
     db.session.commit()
-    return len(rows)
+    return n
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -561,24 +588,25 @@ STATUS_ZH = {"absent": "缺考", "pending": "待评", "marked": "已评", "adjud
 
 def _export_query(user, *, session_id=None, station_id=None, occupation_id=None, grade=None,
                   include_drafts: bool = False):
-    q = (select(CandidateResult, ExamCandidate, ExamSession, Station, Occupation)
-         .join(ExamCandidate, ExamCandidate.id == CandidateResult.candidate_id)
-         .join(ExamSession, ExamSession.id == CandidateResult.session_id)
-         .join(Station, Station.id == ExamSession.station_id)
-         .join(Occupation, Occupation.id == ExamSession.occupation_id)
-         .order_by(ExamSession.starts_at, ExamSession.id, ExamCandidate.ticket_no))
+    R, C, S = CandidateResult, ExamCandidate, ExamSession
+    q = (select(Station.name, S.name, S.starts_at, Occupation.code, Occupation.work_type, Occupation.name, S.grade,
+                C.ticket_no, C.name, C.id_masked, R.theory_score, R.theory_status, R.practical_score,
+                R.practical_status, R.review_score, R.review_status, R.passed, R.status, R.published_at)
+         .join(C, C.id == R.candidate_id).join(S, S.id == R.session_id)
+         .join(Station, Station.id == S.station_id).join(Occupation, Occupation.id == S.occupation_id)
+         .order_by(S.starts_at, S.id, C.ticket_no))
     if user.role != "admin":
-        q = q.where(ExamSession.station_id == user.station_id)
+        q = q.where(S.station_id == user.station_id)
     if session_id:
-        q = q.where(ExamSession.id == session_id)
+        q = q.where(S.id == session_id)
     if station_id:
-        q = q.where(ExamSession.station_id == station_id)
+        q = q.where(S.station_id == station_id)
     if occupation_id:
-        q = q.where(ExamSession.occupation_id == occupation_id)
+        q = q.where(S.occupation_id == occupation_id)
     if grade:
-        q = q.where(ExamSession.grade == grade)
+        q = q.where(S.grade == grade)
     if not include_drafts:
-        q = q.where(CandidateResult.status == PUBLISHED)
+        q = q.where(R.status == PUBLISHED)
     return q
 
 
@@ -595,17 +623,18 @@ def _local(t: _dt.datetime | None, fmt="%Y-%m-%d %H:%M") -> str:
 
 
 def export_rows(user, **filters):
-    """Header, then one tuple per result (ID numbers masked)."""
+    """Header, then one list per result (ID numbers masked)."""
     yield EXPORT_HEADER
-    q = _export_query(user, **filters).execution_options(yield_per=2000)
-    for r, c, s, st, occ in db.session.execute(q):
-        yield [_cell(st.name), _cell(s.name), _local(s.starts_at, "%Y-%m-%d"), occ.code,
-               _cell(occ.work_type or occ.name), s.grade, c.ticket_no, _cell(c.name), c.id_masked,
-               r.theory_score, STATUS_ZH.get(r.theory_status, r.theory_status), r.practical_score,
-               STATUS_ZH.get(r.practical_status, r.practical_status), r.review_score,
-               STATUS_ZH.get(r.review_status, r.review_status),
-               {True: "合格", False: "不合格", None: "未定"}[r.passed], "是" if r.status == PUBLISHED else "否",
-               _local(r.published_at)]
+    verdict = {True: "合格", False: "不合格", None: "未定"}
+    day_cache: dict = {}
+    for (station, sname, starts, occ_code, work_type, occ_name, grade, ticket, name, masked, ts, tst, ps, pst, rs, rst,
+         passed, status, published_at) in db.session.execute(_export_query(user, **filters)):
+        day = day_cache.get(starts)
+        if day is None:
+            day = day_cache[starts] = _local(starts, "%Y-%m-%d")
+        yield [_cell(station), _cell(sname), day, occ_code, _cell(work_type or occ_name), grade, ticket, _cell(name),
+               masked, ts, STATUS_ZH.get(tst, tst), ps, STATUS_ZH.get(pst, pst), rs, STATUS_ZH.get(rst, rst),
+               verdict[passed], "是" if status == PUBLISHED else "否", _local(published_at)]
 
 
 def export_xlsx(user, **filters) -> bytes:
