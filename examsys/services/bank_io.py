@@ -37,6 +37,7 @@ from . import taxonomy as taxonomy_service
 
 FORMATS = ("xlsx", "csv", "zip", "xml", "gift")  # .zip = QTI 2.1 content package, .xml = Moodle XML
 SPREADSHEETS = ("xlsx", "csv")
+NO_IMAGES = ("gift",)  # formats that cannot carry images: an updated item keeps the images it has
 FORMAT_NAMES = {"xlsx": "Excel (.xlsx)", "csv": "CSV", "zip": "QTI 2.1 (.zip)", "xml": "Moodle XML", "gift": "GIFT"}
 
 
@@ -140,7 +141,7 @@ def import_bank(data: bytes, filename: str, actor, *, max_bytes: int = 20 * 1024
             if d.get("images") and media_names:
                 d = {**d, "images": [media_names.get(x, x) for x in d["images"]]}
             try:
-                _store_row(d, actor, ctx, out)
+                _store_row(d, actor, ctx, out, keep_images=_format_of(filename) in NO_IMAGES)
             except item_service.ItemValidationError as e:
                 out.problems += [p.located(sheet=sheet, row=row) for p in e.problems]
             except item_service.ItemError as e:
@@ -176,7 +177,9 @@ def _without_self_matches(result) -> list[Problem]:
     return kept
 
 
-def _store_row(d: dict, actor, ctx, out: ImportOutcome) -> None:
+def _store_row(d: dict, actor, ctx, out: ImportOutcome, *, keep_images: bool = False) -> None:
+    """Create an item (no id) or a new version of item ``id`` when its content differs. ``keep_images``: the
+    file's format cannot carry images, so an existing item keeps its own (not: loses them)."""
     item_id = d.get("id")
     if item_id in (None, ""):
         status = d.get("status") or "draft"
@@ -188,6 +191,8 @@ def _store_row(d: dict, actor, ctx, out: ImportOutcome) -> None:
     except item_service.ItemNotFound:
         raise item_service.ItemError(f"item {item_id} does not exist (leave the id empty for a new item)") from None
     current = item_service.item_dict(item)
+    if keep_images and not d.get("images"):
+        d = {**d, "images": list(current.get("images") or [])}
     if item_service._same_content(current, {**d, "id": current["id"]}):
         out.unchanged += 1
         return

@@ -219,3 +219,24 @@ def test_round_trip_keeps_approved_items_whose_text_ends_in_a_newline(app):
         for item_id in ids:
             item = item_service.get_item(item_id)
             assert (item.status, item.current_version.number) == ("approved", 1)
+
+
+def test_gift_round_trip_keeps_the_images_gift_cannot_carry(app):
+    # GIFT has no images: exported "without what cannot be carried" and imported back, an item must keep
+    # its image (and stay approved), not become a new draft version without it.
+    from PIL import Image
+
+    from examsys.services import media as media_service
+    _setup(app)
+    with app.app_context():
+        buf = io.BytesIO()
+        Image.new("RGB", (12, 8), (200, 30, 40)).save(buf, format="PNG")
+        sha = media_service.store(buf.getvalue(), "figure.png", None).sha256
+        item = item_service.create_item({**ITEMS[0], "stem": "如图所示，G70 指令用于（  ）。", "images": [sha]},
+                                        None, status="approved")
+        body = bank_io.export_bank("gift", accept_losses=True)
+        out = bank_io.import_bank(body, "bank.gift", None)
+        assert out.ok, bank_io.describe(out.problems, "en")
+        assert (out.created, out.updated, out.unchanged) == (0, 0, 4)
+        item = item_service.get_item(item.id)
+        assert (item.status, item.current_version.number, item.current_version.images) == ("approved", 1, [sha])
