@@ -99,7 +99,7 @@ def export_bank():
         return render_template("bank/export_losses.html", losses=bank_io.describe(e.problems, _lang()), fmt=fmt,
                                args=dict(request.args, accept_losses="1"), formats=bank_io.FORMAT_NAMES), 409
     name = f"examsys-bank{'-' + occupation if occupation else ''}.{fmt}"
-    return Response(body, mimetype=MIMES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(body, content_type=MIMES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/template.xlsx")

@@ -240,3 +240,12 @@ def test_gift_round_trip_keeps_the_images_gift_cannot_carry(app):
         assert (out.created, out.updated, out.unchanged) == (0, 0, 4)
         item = item_service.get_item(item.id)
         assert (item.status, item.current_version.number, item.current_version.images) == ("approved", 1, [sha])
+
+
+def test_text_exports_name_their_charset_once(app, client, login_as):
+    _setup(app)
+    login_as("writer")
+    for fmt, mime in (("csv", "text/csv"), ("gift", "text/plain"), ("xml", "application/xml")):
+        resp = client.get(f"/bank/export?format={fmt}&accept_losses=1")
+        assert resp.status_code == 200
+        assert resp.headers["Content-Type"] == f"{mime}; charset=utf-8", fmt
