@@ -189,62 +189,103 @@ def matrix_from_masks(
     if not np.all(np.isfinite(mp) & (mp > 0)):
         raise ValueError("max_points must be finite and > 0")
     if scores is not None:
-        x = np.array(scores, dtype=np.float64)
+        x = np.array(scores, dtype=np.float64)  # a copy: marked columns may be cleaned in place
         if x.shape != (n, j):
             raise ValueError(f"scores must have shape {(n, j)}, got {x.shape}")
     else:
         x = np.zeros((n, j), dtype=np.float64)
     notes: list[list[str]] = [[] for _ in range(j)]
+    # one pass over the matrix: the distinct answers of every column
+    codes = m.astype(np.int32)
+    codes += (np.arange(j, dtype=np.int32) * 256)[None, :]
+    counts = np.bincount(codes.ravel(), minlength=j * 256).reshape(j, 256)
+    specs: list = [None] * j  # per column: (labels, option scores, lut (256,), key index) or None (marked)
+    for jj in range(j):
+        kind = str(kinds[jj])
+        if kind == "marked":
+            continue
+        if kind not in ("single", "multiple", "true_false"):
+            raise ValueError(f"item {item_ids[jj]!r}: unknown kind {kind!r}")
+        km = _key_mask(keys[jj], kind)
+        ok_key = km > 0 and (kind != "true_false" or km in (1, 2)) and (kind != "single" or bin(km).count("1") == 1)
+        if not ok_key:
+            notes[jj].append(f"key {keys[jj]!r} is not valid for a {kind} item; analysed as a marked item")
+            continue
+        res = _choice_spec(counts[jj], kind, km, n_options[jj], float(mp[jj]), multiple_policy)
+        if isinstance(res, str):
+            notes[jj].append(res)
+        else:
+            specs[jj] = res
+    choice_cols = [jj for jj in range(j) if specs[jj] is not None]
     choices = np.full((n, j), -2, dtype=np.int16)
-    omitted = m == 0
+    width = max([len(specs[jj][0]) for jj in choice_cols] + [1]) + 1
+    if choice_cols:
+        lut = np.full((j, 256), -2, dtype=np.int16)
+        table = np.zeros((j, width), dtype=np.float64)  # column 0: omitted
+        for jj in choice_cols:
+            labels, osc, lut_j, _k = specs[jj]
+            lut[jj] = lut_j
+            table[jj, 1:len(osc) + 1] = osc
+        choices = lut.ravel()[codes]
+        del codes
+        cc = np.asarray(choice_cols)
+        if len(choice_cols) == j:
+            expected = table.ravel()[(choices.astype(np.intp) + 1) + (np.arange(j) * width)[None, :]]
+            if scores is None:
+                x = expected
+                bad_cols = []
+            else:
+                bad_cols = np.flatnonzero((expected != x).any(axis=0)).tolist()
+        else:
+            sub = choices[:, cc].astype(np.intp) + 1 + (cc * width)[None, :]
+            expected = table.ravel()[sub]
+            if scores is None:
+                x[:, cc] = expected
+                bad_cols = []
+            else:
+                bad_cols = cc[np.flatnonzero((expected != x[:, cc]).any(axis=0))].tolist()
+        del expected
+        # columns whose marks do not follow the key: the option scores follow the marks when they can
+        for jj in bad_cols:
+            fixed = _scores_from_marks(choices[:, jj], x[:, jj], specs[jj], float(mp[jj]))
+            if isinstance(fixed, str):
+                notes[jj].append(fixed)
+                specs[jj] = None
+                choices[:, jj] = -2
+            else:
+                specs[jj] = fixed
+    else:
+        del codes
     out_kinds, out_keys, labels_all, oscores_all = [], [], [], []
     key_index = np.full(j, -1, dtype=np.intp)
     for jj in range(j):
-        kind = str(kinds[jj])
-        col = m[:, jj]
-        done = False
-        if kind in ("single", "multiple", "true_false"):
-            km = _key_mask(keys[jj], kind)
-            ok_key = km > 0 and (kind != "true_false" or km in (1, 2)) and (kind != "single" or bin(km).count("1") == 1)
-            if not ok_key:
-                notes[jj].append(f"key {keys[jj]!r} is not valid for a {kind} item; analysed as a marked item")
-            else:
-                res = _choice_column(col, kind, km, n_options[jj], float(mp[jj]), multiple_policy,
-                                     x[:, jj] if scores is not None else None)
-                if isinstance(res, str):
-                    notes[jj].append(res)
-                else:
-                    labels, osc, ch, kidx, sc = res
-                    choices[:, jj] = ch
-                    x[:, jj] = sc
-                    out_kinds.append(kind)
-                    out_keys.append(labels[kidx])
-                    labels_all.append(labels)
-                    oscores_all.append(osc)
-                    key_index[jj] = kidx
-                    done = True
-        elif kind != "marked":
-            raise ValueError(f"item {item_ids[jj]!r}: unknown kind {kind!r}")
-        if not done:
-            if scores is None:
-                raise ValueError(f"item {item_ids[jj]!r}: a marked item needs the awarded scores")
-            col_x = x[:, jj]
-            bad = ~np.isfinite(col_x)
-            if bad.any():
-                col_x[bad] = 0.0
-                notes[jj].append(f"{int(bad.sum())} missing score(s) counted as 0")
-            lo, hi = col_x < 0, col_x > mp[jj] * (1 + 1e-9)
-            if lo.any() or hi.any():
-                np.clip(col_x, 0.0, mp[jj], out=col_x)
-                notes[jj].append(f"{int(lo.sum() + hi.sum())} score(s) outside 0-{mp[jj]:g} clipped")
-            choices[:, jj] = -2
-            out_kinds.append("marked")
-            out_keys.append(None)
-            labels_all.append(())
-            oscores_all.append(())
+        if specs[jj] is not None:
+            labels, osc, _lut, kidx = specs[jj]
+            out_kinds.append(str(kinds[jj]))
+            out_keys.append(labels[kidx])
+            labels_all.append(labels)
+            oscores_all.append(tuple(osc))
+            key_index[jj] = kidx
+            continue
+        if scores is None:
+            raise ValueError(f"item {item_ids[jj]!r}: a marked item needs the awarded scores")
+        col_x = x[:, jj]
+        bad = ~np.isfinite(col_x)
+        if bad.any():
+            col_x[bad] = 0.0
+            notes[jj].append(f"{int(bad.sum())} missing score(s) counted as 0")
+        lo, hi = col_x < 0, col_x > mp[jj] * (1 + 1e-9)
+        if lo.any() or hi.any():
+            np.clip(col_x, 0.0, mp[jj], out=col_x)
+            notes[jj].append(f"{int(lo.sum() + hi.sum())} score(s) outside 0-{mp[jj]:g} clipped")
+        x[:, jj] = col_x
+        out_kinds.append("marked")
+        out_keys.append(None)
+        labels_all.append(())
+        oscores_all.append(())
     matrix = ScoreMatrix(
         candidate_ids=tuple(str(c) for c in candidate_ids), item_ids=tuple(str(i) for i in item_ids), scores=x,
-        max_points=mp, kinds=tuple(out_kinds), keys=tuple(out_keys), omitted=omitted, choices=choices,
+        max_points=mp, kinds=tuple(out_kinds), keys=tuple(out_keys), omitted=m == 0, choices=choices,
         option_labels=tuple(labels_all), option_scores=tuple(oscores_all), key_index=key_index,
         multiple_policy=multiple_policy)
     return matrix, notes
@@ -258,10 +299,10 @@ def _pattern_points(pattern: int, key: int, mp: float, policy: str) -> float:
     return 0.0
 
 
-def _choice_column(col, kind, km, n_opt, mp, policy, awarded):
-    """Labels, option scores, choice indices, key index and scores of one choice item, or a note."""
-    present = np.unique(col)
-    present = present[present > 0]
+def _choice_spec(counts, kind, km, n_opt, mp, policy):
+    """Labels, option scores (from the key), mask -> option index table and key index of one choice item,
+    from the counts of its 256 possible answer bytes; or a note why it cannot be analysed as a choice item."""
+    present = np.flatnonzero(counts[1:]) + 1
     if kind == "true_false":
         if np.any(present > 2):
             return "answers other than T/F; analysed as a marked item"
@@ -275,30 +316,36 @@ def _choice_column(col, kind, km, n_opt, mp, policy, awarded):
             return f"answers beyond the item's {k_opt} options; analysed as a marked item"
         masks = np.array([1 << t for t in range(k_opt)], dtype=np.int64)
     else:
-        masks = np.array(sorted(set(int(v) for v in present) | {int(km)}), dtype=np.int64)
-        # order patterns by their letter strings (A, AB, ABC, AC, B, ...), as scoring.matrix does
-        masks = np.array(sorted(masks, key=lambda v: mask_label(int(v), kind)), dtype=np.int64)
+        # the observed patterns and the key, ordered by their letter strings (A, AB, ABC, AC, B, ...) as
+        # scoring.matrix orders them
+        masks = np.array(sorted(set(int(v) for v in present) | {int(km)}, key=lambda v: mask_label(v, kind)),
+                         dtype=np.int64)
     labels = tuple(mask_label(int(v), kind) for v in masks)
     lut = np.full(256, -1, dtype=np.int16)
     lut[masks] = np.arange(masks.size, dtype=np.int16)
-    ch = lut[col]
     kidx = int(lut[km])
     if kind == "multiple":
         osc = [_pattern_points(int(v), int(km), mp, policy) for v in masks]
     else:
         osc = [mp if t == kidx else 0.0 for t in range(masks.size)]
-    if awarded is None:
-        table = np.asarray(osc + [0.0], dtype=np.float64)
-        return labels, tuple(osc), ch, kidx, table[ch]
-    sc = np.asarray(awarded, dtype=np.float64)
+    return labels, osc, lut, kidx
+
+
+def _scores_from_marks(ch, sc, spec, mp):
+    """Option scores taken from the awarded marks when every chooser of an option got the same score
+    (e.g. a corrected key or a partial-credit rule); otherwise a note."""
+    labels, osc, lut, kidx = spec
+    osc = list(osc)
     if not np.all(np.isfinite(sc)):
         return "some awarded scores are missing; analysed as a marked item"
     if np.any(sc[ch < 0] != 0):
         return "a blank answer was awarded points; analysed as a marked item"
-    # the option scores follow the awarded marks (e.g. a corrected key or a partial-credit rule)
-    for t in range(masks.size):
-        sel = sc[ch == t]
-        if sel.size:
+    order = np.argsort(ch, kind="stable")
+    sorted_ch = ch[order]
+    for t in range(len(labels)):
+        lo, hi = np.searchsorted(sorted_ch, [t, t + 1])
+        if hi > lo:
+            sel = sc[order[lo:hi]]
             v = float(sel[0])
             if np.any(sel != v):
                 return (f"candidates choosing {labels[t]} were awarded different scores; "
@@ -306,7 +353,7 @@ def _choice_column(col, kind, km, n_opt, mp, policy, awarded):
             osc[t] = v
     if not 0 <= min(osc) <= max(osc) <= mp * (1 + 1e-9):
         return "awarded scores outside the item's points; analysed as a marked item"
-    return labels, tuple(osc), ch, kidx, sc
+    return labels, osc, lut, kidx
 
 
 def normal_scores(totals) -> np.ndarray:
@@ -420,6 +467,8 @@ def score_group_curves(matrix: ScoreMatrix, *, n_groups: int = 5, n_curve_groups
     conehot = np.zeros((n, ck))
     conehot[np.arange(n), cg] = 1.0
     cp = (conehot.T @ x) / cn[:, None] / matrix.max_points[None, :]  # (ck, J)
+    chT = np.ascontiguousarray(matrix.choices.T)
+    omT = np.ascontiguousarray(matrix.omitted.T)
     out = []
     for jj in range(j):
         labels = matrix.option_labels[jj]
@@ -427,13 +476,13 @@ def score_group_curves(matrix: ScoreMatrix, *, n_groups: int = 5, n_curve_groups
         omit_by_group = [0.0] * k
         if labels:
             width = len(labels) + 1
-            codes = g * width + (matrix.choices[:, jj].astype(np.intp) + 1)  # 0 = omitted
+            codes = g * width + (chT[jj].astype(np.intp) + 1)  # 0 = omitted
             counts = np.bincount(codes, minlength=k * width).reshape(k, width)
             for t in range(k):
                 omit_by_group[t] = float(counts[t, 0] / gn[t])
                 opts_by_group[t] = {lab: float(counts[t, o + 1] / gn[t]) for o, lab in enumerate(labels)}
         else:
-            om = np.bincount(g, weights=matrix.omitted[:, jj].astype(np.float64), minlength=k) / gn
+            om = np.bincount(g, weights=omT[jj].astype(np.float64), minlength=k) / gn
             omit_by_group = [float(v) for v in om]
         groups = [{"lo": float(g_lo[t]), "hi": float(g_hi[t]), "n": int(gn[t]), "mean_total": float(g_mean[t]),
                    "p": float(gp[t, jj]), "options": opts_by_group[t], "omit": omit_by_group[t]} for t in range(k)]

@@ -252,14 +252,16 @@ def _attempt_stamps(session_id: int) -> dict[int, tuple[int, str]]:
     scripts = {a: (n, nf, s, m) for a, n, nf, s, m in db.session.execute(
         select(Script.attempt_id, func.count(Script.id), func.count(Script.final_score), func.sum(Script.final_score),
                func.max(Script.finalised_at)).where(Script.session_id == session_id).group_by(Script.attempt_id))}
-    out = {}
-    for aid, fid in att.items():
-        sc = scripts.get(aid)
-        m = marked.get(aid)
-        s = (f"{_iso(m[0]) if m else '-'}|{float(m[1]) if m else 0:.4f}|{fixes.get(fid, 0)}|"
-             + (f"{sc[0]}|{sc[1]}|{float(sc[2] or 0):.4f}|{_iso(sc[3])}" if sc else "-"))
-        out[aid] = (fid, hashlib.sha1(s.encode()).hexdigest())
-    return out
+    return {aid: (fid, row_stamp(marked.get(aid), fixes.get(fid, 0), scripts.get(aid))) for aid, fid in att.items()}
+
+
+def row_stamp(marking, key_fix, scripts) -> str:
+    """The stamp of one attempt's marking state: ``marking`` = (marked_at, auto_score) or None, ``key_fix`` =
+    newest key-correction id of its form (0 = none), ``scripts`` = (count, finals, sum, last finalised) or None."""
+    m, sc = marking, scripts
+    s = (f"{_iso(m[0]) if m else '-'}|{float(m[1]) if m else 0:.4f}|{key_fix or 0}|"
+         + (f"{sc[0]}|{sc[1]}|{float(sc[2] or 0):.4f}|{_iso(sc[3])}" if sc else "-"))
+    return hashlib.sha1(s.encode()).hexdigest()
 
 
 class _Masks(dict):
