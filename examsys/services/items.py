@@ -98,6 +98,8 @@ class ItemNotFound(ItemError):
 def _problem(field: str, code: str, zh: str, en: str, **params) -> Problem:
     from question_bank.messages import field_label_zh
     label = field_label_zh(field)
+    if label == field:  # no Chinese label for this field (e.g. "comment"): no English word in a Chinese message
+        label = ""
     return Problem(field=field, code=code, message_zh=f"{label}：{zh}" if label else zh,
                    message_en=f"{field}: {en}" if field else en, params=params)
 

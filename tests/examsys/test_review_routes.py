@@ -114,3 +114,12 @@ def test_csrf_is_required(app, bank):
     reviewer, _ = _client(app, "reviewer")
     resp = reviewer.post(f"/bank/items/{item_id}/review", data={"decision": "approve"})
     assert resp.status_code == 400 and _status(app, item_id) == "in_review"
+
+
+def test_rejection_without_comment_message_is_all_chinese(app, bank):
+    item_id = _create(app, status="in_review")
+    reviewer, rt = _client(app, "reviewer")
+    resp = reviewer.post(f"/bank/items/{item_id}/review", data={"csrf_token": rt, "decision": "reject", "comment": ""})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "驳回时必须填写意见" in html
+    assert "comment：" not in html
