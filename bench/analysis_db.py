@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import shutil
 import sys
@@ -191,7 +190,7 @@ def build(app, n: int, items: list[dict], seed: int, *, raw: bool):
         db.session.execute(insert(StatRow), [
             {"attempt_id": aids[i], "session_id": sess.id, "form_id": form.id, "station_id": st.id,
              "masks": masks[i].tobytes(), "scores": scores[i].astype("<f4").tobytes(), "complete": True,
-             "stamp": stats_service.row_stamp((T0, float(totals[i])), 0, None), "built_at": T0}
+             "stamp": stats_service.row_stamp(True, 0, None), "built_at": T0}
             for i in sl])
     db.session.commit()
     return sess.id

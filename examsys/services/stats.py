@@ -12,8 +12,8 @@
    marking service), examiner-marked items from the final score of their ``Script``. A row is ``complete``
    when every item has its final score; incomplete rows wait (``AnalysisRun.n_pending``).
    Rows are built incrementally: each row keeps the ``stamp`` of the marking state it was built from
-   (machine-marking time and total, the form's newest key correction, the attempt's script scores), and a
-   refresh rebuilds only the rows whose stamp changed.
+   (machine-marked or not, the form's newest key correction, the attempt's script scores), and a refresh
+   rebuilds only the rows whose stamp changed (``rebuild=True``, the page's *Recompute now*: every row).
 2. *Analysis* (:func:`analyse_form`): the complete rows of a form become a :class:`scoring.results.ScoreMatrix`
    (:func:`scoring.sitting.matrix_from_masks`, the effective key per item) and go through
    :func:`scoring.report.analyze`; the option-by-score-group tables and item characteristic curves come from
@@ -211,9 +211,10 @@ def session_stamp(session_id: int) -> str:
     n_sub, last_fin = db.session.execute(select(func.count(ExamAttempt.id), func.max(ExamAttempt.finalised_at))
                                          .where(ExamAttempt.session_id == session_id,
                                                 ExamAttempt.status == SUBMITTED)).one()
-    n_am, last_am, sum_am = db.session.execute(
-        select(func.count(AttemptMarking.attempt_id), func.max(AttemptMarking.marked_at),
-               func.sum(AttemptMarking.auto_score)).where(AttemptMarking.session_id == session_id)).one()
+    # machine marks: only their number (an index-only count; the rows hold large JSON). A re-mark after a key
+    # correction is seen through the correction; a forced refresh rebuilds every row.
+    n_am = db.session.execute(select(func.count(AttemptMarking.attempt_id)).where(
+        AttemptMarking.session_id == session_id)).scalar()
     n_sc, n_fin, sum_sc, last_sc = db.session.execute(
         select(func.count(Script.id), func.count(Script.final_score), func.sum(Script.final_score),
                func.max(Script.finalised_at)).where(Script.session_id == session_id)).one()
@@ -222,7 +223,7 @@ def session_stamp(session_id: int) -> str:
         .join(PaperForm, PaperForm.id == PaperItem.form_id).where(PaperForm.paper_id == sess.paper_id)).scalar()
     th = json.dumps(thresholds().to_dict(), sort_keys=True)
     raw = "|".join(str(x) for x in (
-        PIPELINE_VERSION, n_sub, _iso(last_fin), n_am, _iso(last_am), f"{float(sum_am or 0):.6f}", n_sc, n_fin,
+        PIPELINE_VERSION, n_sub, _iso(last_fin), n_am, n_sc, n_fin,
         f"{float(sum_sc or 0):.6f}", _iso(last_sc), last_kc, th, _config("STATS_IRT", "rasch"),
         _pass_cut_fraction(sess)))
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
@@ -241,9 +242,8 @@ def _attempt_stamps(session_id: int) -> dict[int, tuple[int, str]]:
     """``{attempt_id: (form_id, stamp)}`` of the session's submitted attempts."""
     att = dict(db.session.execute(select(ExamAttempt.id, ExamAttempt.paper_form_id).where(
         ExamAttempt.session_id == session_id, ExamAttempt.status == SUBMITTED)).all())
-    marked = {a: (t, sc) for a, t, sc in db.session.execute(
-        select(AttemptMarking.attempt_id, AttemptMarking.marked_at, AttemptMarking.auto_score).where(
-            AttemptMarking.session_id == session_id))}
+    marked = set(db.session.execute(select(AttemptMarking.attempt_id).where(
+        AttemptMarking.session_id == session_id)).scalars())
     # a key correction of a form's item rebuilds every row of that form
     fixes = dict(db.session.execute(
         select(PaperItem.form_id, func.max(KeyCorrection.id))
@@ -252,14 +252,14 @@ def _attempt_stamps(session_id: int) -> dict[int, tuple[int, str]]:
     scripts = {a: (n, nf, s, m) for a, n, nf, s, m in db.session.execute(
         select(Script.attempt_id, func.count(Script.id), func.count(Script.final_score), func.sum(Script.final_score),
                func.max(Script.finalised_at)).where(Script.session_id == session_id).group_by(Script.attempt_id))}
-    return {aid: (fid, row_stamp(marked.get(aid), fixes.get(fid, 0), scripts.get(aid))) for aid, fid in att.items()}
+    return {aid: (fid, row_stamp(aid in marked, fixes.get(fid, 0), scripts.get(aid))) for aid, fid in att.items()}
 
 
-def row_stamp(marking, key_fix, scripts) -> str:
-    """The stamp of one attempt's marking state: ``marking`` = (marked_at, auto_score) or None, ``key_fix`` =
-    newest key-correction id of its form (0 = none), ``scripts`` = (count, finals, sum, last finalised) or None."""
-    m, sc = marking, scripts
-    s = (f"{_iso(m[0]) if m else '-'}|{float(m[1]) if m else 0:.4f}|{key_fix or 0}|"
+def row_stamp(machine_marked: bool, key_fix, scripts) -> str:
+    """The stamp of one attempt's marking state: whether it is machine-marked, the newest key-correction id of
+    its form (0 = none), and its scripts ``(count, finals, sum, last finalised)`` or None."""
+    sc = scripts
+    s = (f"{'m' if machine_marked else '-'}|{key_fix or 0}|"
          + (f"{sc[0]}|{sc[1]}|{float(sc[2] or 0):.4f}|{_iso(sc[3])}" if sc else "-"))
     return hashlib.sha1(s.encode()).hexdigest()
 
@@ -275,12 +275,13 @@ class _Masks(dict):
         return m
 
 
-def sync_rows(sess: ExamSession) -> dict:
-    """Bring the session's score rows up to date; returns ``{"built", "removed", "total"}``."""
+def sync_rows(sess: ExamSession, *, rebuild: bool = False) -> dict:
+    """Bring the session's score rows up to date (``rebuild``: every row); returns ``{"built", "removed", "total"}``."""
     stamps = _attempt_stamps(sess.id)
-    have = dict(db.session.execute(select(StatRow.attempt_id, StatRow.stamp).where(
+    have = {} if rebuild else dict(db.session.execute(select(StatRow.attempt_id, StatRow.stamp).where(
         StatRow.session_id == sess.id)).all())
-    gone = [a for a in have if a not in stamps]
+    gone = [a for a in (have if not rebuild else db.session.execute(select(StatRow.attempt_id).where(
+        StatRow.session_id == sess.id)).scalars()) if a not in stamps]
     for k in range(0, len(gone), _IN):
         db.session.execute(delete(StatRow).where(StatRow.attempt_id.in_(gone[k:k + _IN])))
     todo: dict[int, list[int]] = {}
@@ -453,8 +454,9 @@ def is_fresh(session_id: int) -> bool:
 
 
 def refresh_session(session_id: int, *, trigger: str = "view", actor=None, force: bool = False,
-                    commit: bool = True) -> dict:
-    """Recompute the sitting's statistics when its marking state changed (see the module docstring).
+                    rebuild: bool = False, commit: bool = True) -> dict:
+    """Recompute the sitting's statistics when its marking state changed (see the module docstring);
+    ``force``: recompute anyway; ``rebuild``: also rebuild every score row from the responses and marks.
 
     Returns ``{"changed": bool, "runs": [AnalysisRun], "rows": {...}, "loop": {...}}``."""
     from . import stats_loop
@@ -464,10 +466,10 @@ def refresh_session(session_id: int, *, trigger: str = "view", actor=None, force
         raise StatsError(_("The exam session was not found."), 404)
     stamp = session_stamp(session_id)
     runs = current_runs(session_id)
-    if runs and not force and all(r.stamp == stamp for r in runs):
+    if runs and not (force or rebuild) and all(r.stamp == stamp for r in runs):
         return {"changed": False, "runs": runs, "rows": None, "loop": None}
     try:
-        rows = sync_rows(sess)
+        rows = sync_rows(sess, rebuild=rebuild)
         forms = sorted(set(db.session.execute(select(StatRow.form_id).where(
             StatRow.session_id == session_id)).scalars()))
         cut = _pass_cut_fraction(sess)

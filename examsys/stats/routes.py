@@ -82,14 +82,16 @@ def evidence_label(key: str) -> str:
         "r_rest_proposed": _("r (rest) of the proposed key"), "ci_proposed": _("confidence interval"),
         "prop_key": _("share choosing the key"), "prop_proposed": _("share choosing the proposed key"),
         "p": _("facility p"), "r_rest": _("r (rest)"), "ci": _("confidence interval"),
-        "threshold": _("threshold"), "option": _("option"), "key": _("Key"), "prop_upper": _("share in the upper group"),
+        "threshold": _("threshold"), "option": _("option"), "key": _("Key"),
+        "prop_upper": _("share in the upper group"),
         "prop_lower": _("share in the lower group"), "key_prop_upper": _("key's share in the upper group"),
         "model": _("model"), "range": _("range"), "ets_class": _("ETS class"), "min_group_n": _("minimum group size"),
     }
     return labels.get(key, key)
 
 
-for _name, _func in (("stats_evidence_label", evidence_label), ("stats_flag_label", flag_label), ("stats_severity_label", severity_label),
+for _name, _func in (("stats_evidence_label", evidence_label), ("stats_flag_label", flag_label),
+                     ("stats_severity_label", severity_label),
                      ("stats_state_label", state_label), ("stats_reason", reason_text),
                      ("stats_fmt", stats_service.fmt)):
     bp.add_app_template_global(_func, _name)
@@ -175,7 +177,7 @@ def _has_station_run(run) -> bool:
 def refresh(session_id: int):
     try:
         sess = stats_service.session_for(current_user, session_id)
-        info = stats_service.refresh_session(sess.id, trigger="manual", actor=current_user, force=True)
+        info = stats_service.refresh_session(sess.id, trigger="manual", actor=current_user, force=True, rebuild=True)
     except StatsError as e:
         return _error(e)
     flash(_("Statistics recomputed: %(n)s form(s); %(f)s new flag(s) sent to review.", n=len(info["runs"]),
@@ -366,7 +368,7 @@ def accept_key(flag_id: int):
 # ----------------------------------------------------------------------------------------------------
 @bp.cli.command("refresh")
 @click.argument("session_ids", nargs=-1, type=int)
-@click.option("--force", is_flag=True, help="Recompute even when nothing changed.")
+@click.option("--force", is_flag=True, help="Rebuild the score rows and recompute even when nothing changed.")
 def refresh_command(session_ids, force):
     """Refresh the item statistics of SESSION_IDS (default: every session with submitted attempts)."""
     from sqlalchemy import select
@@ -376,7 +378,7 @@ def refresh_command(session_ids, force):
         ExamAttempt.status == "submitted").distinct()).scalars()))
     for sid in ids:
         try:
-            info = stats_service.refresh_session(sid, trigger="cli", force=force)
+            info = stats_service.refresh_session(sid, trigger="cli", force=force, rebuild=force)
         except StatsError as e:
             click.echo(f"session {sid}: {e.message}", err=True)
             continue

@@ -15,13 +15,12 @@ import datetime as _dt
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select
 
 from examsys import clock
 from examsys.extensions import db
-from examsys.models import (AnalysisRun, AttemptMarking, AuditLog, ExamAttempt, ExamResponse, Item, ItemFlag,
-                            ItemReview, ItemStat, KeyCorrection, Occupation, PaperForm, Script, StatRow)
+from examsys.models import (AnalysisRun, AttemptMarking, AuditLog, ExamResponse, Item, ItemFlag, ItemReview, ItemStat,
+                            KeyCorrection, Occupation, Script, StatRow)
 from examsys.services import items as items_service
 from examsys.services import stats as stats_service
 from examsys.services import stats_loop
@@ -73,7 +72,8 @@ def test_matrix_of_a_delivered_and_marked_sitting(ctx):
     sa_pi = slots[-1][0]
     for k, sc in enumerate(db.session.execute(select(Script).where(Script.paper_item_id == sa_pi,
                                                                    Script.status == "pending")).scalars()):
-        sc.status, sc.final_score, sc.final_method, sc.finalised_at = "marked", [3.5, 2.0, 4.0][k], "single", clock.now()
+        sc.status, sc.final_score, sc.final_method = "marked", [3.5, 2.0, 4.0][k], "single"
+        sc.finalised_at = clock.now()
     db.session.commit()
     assert not stats_service.is_fresh(sid)
     res = stats_service.refresh_session(sid)
@@ -173,12 +173,14 @@ def test_planted_miskey_is_flagged_and_enters_the_review_queue(ctx, make_user):
     item = db.session.get(Item, item_id)
     assert item.status == "flagged"
     flags = {f.code: f for f in _flags(item_id)}
-    assert flags["possible_miskey"].status == "open" and flags["possible_miskey"].evidence["flag"]["proposed_key"] == "C"
+    mk_flag = flags["possible_miskey"]
+    assert mk_flag.status == "open" and mk_flag.evidence["flag"]["proposed_key"] == "C"
     assert flags["possible_miskey"].n == 150 and flags["possible_miskey"].reason_zh
     # no other item of the sitting is flagged
     assert {f.item_id for f in _flags()} == {item_id}
     assert item_id in [i.id for i in items_service.review_queue(reviewer)]
-    assert [f.code for f in stats_loop.open_flags_by_item([item_id])[item_id]] == sorted(flags, key=lambda c: flags[c].id)
+    open_codes = [f.code for f in stats_loop.open_flags_by_item([item_id])[item_id]]
+    assert open_codes == sorted(flags, key=lambda c: flags[c].id)
     assert any(e.object_id == str(item_id) and e.after["code"] == "possible_miskey" for e in _audit("item.flag"))
     assert any(e.object_id == str(item_id) and e.after["status"] == "flagged" for e in _audit("item.status"))
 
@@ -190,19 +192,21 @@ def test_refresh_is_incremental_and_a_no_op_when_nothing_changed(ctx):
     assert first["changed"] and first["rows"]["built"] == 60
     again = stats_service.refresh_session(sid)
     assert not again["changed"] and again["runs"][0].id == first["runs"][0].id
-    # one attempt re-marked: one row rebuilt, a new run replaces the old one
+    # one attempt loses its machine marks: its row is rebuilt and left out until it is marked again
+    from examsys.services import marking as marking_service
     aid = min(s["attempts"].values())
-    m = db.session.get(AttemptMarking, aid)
-    pi = stats_service.form_slots(first["runs"][0].form_id)[0].paper_item_id
-    db.session.execute(update(AttemptMarking).where(AttemptMarking.attempt_id == aid).values(
-        marked_at=clock.now() + _dt.timedelta(seconds=5), item_scores={**m.item_scores, str(pi): 0.0}))
-    db.session.execute(update(ExamResponse).where(ExamResponse.attempt_id == aid, ExamResponse.paper_item_id == pi)
-                       .values(answer="A"))
+    db.session.execute(delete(AttemptMarking).where(AttemptMarking.attempt_id == aid))
     db.session.commit()
     third = stats_service.refresh_session(sid)
     assert third["changed"] and third["rows"]["built"] == 1
+    assert third["runs"][0].n_candidates == 59 and third["runs"][0].n_pending == 1
+    marking_service.mark_attempts([aid])
+    fourth = stats_service.refresh_session(sid)
+    assert fourth["changed"] and fourth["rows"]["built"] == 1 and fourth["runs"][0].n_candidates == 60
     assert db.session.execute(select(func.count(AnalysisRun.id))).scalar() == 1
     assert db.session.execute(select(func.count(ItemStat.id))).scalar() == 12
+    # a forced rebuild rebuilds every row
+    assert stats_service.refresh_session(sid, force=True, rebuild=True)["rows"]["built"] == 60
 
 
 def test_dismissal_is_recorded_and_the_flag_is_not_raised_again(ctx, make_user):
