@@ -12,6 +12,7 @@ JSON (all POST, CSRF header ``X-CSRFToken``, own attempt only — another id ans
 """
 from __future__ import annotations
 
+import json
 import re
 
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, send_file,
@@ -60,13 +61,26 @@ def _error(e: ExamError):
     return jsonify(body), e.status
 
 
-def _body():
-    if request.content_length is not None and request.content_length > request.max_content_length:
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_json_object() -> dict:
+    """The request body as a JSON object, strictly: no NaN/Infinity, no nesting deep enough to exhaust the
+    parser, size within the request limit; otherwise :class:`ExamError` (400 / 413)."""
+    if request.max_content_length is not None and request.content_length is not None \
+            and request.content_length > request.max_content_length:
         raise ExamError(_("The request is too large; nothing was saved."), status=413, code="too_large")
-    data = request.get_json(silent=True)
+    try:
+        data = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        data = None
     if not isinstance(data, dict):
         raise ExamError(_("The request is not a JSON object."), status=400, code="bad_json")
     return data
+
+
+_body = read_json_object
 
 
 def _own(attempt_id: int):

@@ -6,12 +6,13 @@ resume, extend, collect_all. Candidate actions: pause, resume, extend, force_sub
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask import Blueprint, abort, g, jsonify, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..access import roles_required
 from ..services import exams as exams_service
+from ..delivery.routes import read_json_object
 from ..services import proctoring
 from ..services.exams import ExamError
 
@@ -58,9 +59,7 @@ def state(session_id: int):
 def action(session_id: int):
     try:
         sess = _own_session(session_id, json=True)
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ExamError(_("The request is not a JSON object."), status=400, code="bad_json")
+        data = read_json_object()
         name = data.get("action")
         reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
         actor = current_user._get_current_object()

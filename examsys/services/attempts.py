@@ -32,6 +32,7 @@ import hmac
 import importlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 
 from flask import current_app
@@ -492,8 +493,9 @@ def heartbeat(attempt_id: int, events=None) -> dict:
         detail = {}
         if isinstance(ev.get("item"), int) and not isinstance(ev.get("item"), bool):
             detail["item"] = ev["item"]
-        if isinstance(ev.get("ms"), (int, float)) and not isinstance(ev.get("ms"), bool):
-            detail["ms"] = max(0, min(int(ev["ms"]), 24 * 3600 * 1000))  # how long the page was left
+        ms = ev.get("ms")
+        if isinstance(ms, (int, float)) and not isinstance(ms, bool) and math.isfinite(ms):
+            detail["ms"] = int(max(0, min(ms, 24 * 3600 * 1000)))  # how long the page was left
         label = label or candidate_label(att)
         _event(sess.id, att.id, ev["kind"], actor_label=label, detail=detail or None, at=now)
         write = True

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from .. import clock
 from ..extensions import db
-from ..models import ExamAttempt, ExamCandidate, ExamSession, Paper, PaperForm, PaperItem, Station, User
+from ..models import ExamAttempt, ExamCandidate, ExamSession, Paper, Station, User
 from ..models.exams import FINISHED, OPEN_STATUSES, RUNNING, SCHEDULED, AttemptEvent
 from . import audit
 
@@ -171,10 +171,6 @@ def login_opens_at(sess: ExamSession) -> _dt.datetime:
     return sess.starts_at - _dt.timedelta(minutes=sess.login_opens_min)
 
 
-def effective_start(sess: ExamSession) -> _dt.datetime | None:
-    return sess.started_at
-
-
 def entry_closes_at(sess: ExamSession) -> _dt.datetime | None:
     """First entry is allowed until the (actual) start + late-entry minutes; ``None`` before the start."""
     if sess.started_at is None:
@@ -239,7 +235,8 @@ def is_frozen(sess: ExamSession) -> bool:
     return sess.status != SCHEDULED
 
 
-def finish_session(sess: ExamSession, *, actor, reason: str) -> None:
+def finish_session(sess: ExamSession) -> None:
+    """Mark the session finished (collect-all); the caller audits and commits."""
     now = clock.now()
     db.session.execute(update(ExamSession).where(ExamSession.id == sess.id)
                        .values(status=FINISHED, finished_at=now, paused_at=None, updated_at=now))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from .. import clock
 from ..extensions import db
@@ -120,7 +120,7 @@ def room_action(sess: ExamSession, action: str, actor, *, reason: str = "", minu
         ids = [a.id for a in _open_attempts(sess)]
         done = [aid for aid in ids if attempts_service.finalise(aid, "collect_all", actor=actor, note=reason,
                                                                 commit=False)]
-        exams.finish_session(sess, actor=actor, reason=reason)
+        exams.finish_session(sess)
         _record(sess, None, "collect_all", actor, reason, {"status": RUNNING}, {"status": "finished",
                                                                                 "finalised": len(done)})
         db.session.commit()
