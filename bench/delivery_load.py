@@ -459,13 +459,28 @@ async def steady(cl: Client, cands: list[Candidate], duration: float, save_every
     return st
 
 
+FACTOR = 1.4
+
+
+async def settle(server_cpu, most: float) -> None:
+    """Wait (at most ``most`` s) until the server is idle: less than 5 % of a core over 0.5 s."""
+    end = time.monotonic() + most
+    while time.monotonic() < end:
+        c0 = server_cpu()
+        await asyncio.sleep(0.5)
+        if server_cpu() - c0 < 0.025:
+            return
+
+
 async def capacity(cl: Client, cands: list[Candidate], path_base: str | None, step_s: float, rng: random.Random,
-                   start_rate: float, max_rate: float, label: str) -> tuple[float, list]:
-    """Open-loop steps of save rate; returns (capacity, [(target, achieved, p99, errors)])."""
+                   start_rate: float, max_rate: float, label: str, server_cpu) -> tuple[float, list]:
+    """Open-loop steps of save rate (×1.4, then one step halfway back after the first miss); returns
+    (capacity, [(target, achieved, p50, p99, errors)])."""
     rows = []
     best = 0.0
     rate = start_rate
     live = [c for c in cands if c.ready]
+    refined = False
     while rate <= max_rate:
         st = Stats(f"{label} @{rate:.0f}/s")
         n = int(rate * step_s)
@@ -490,11 +505,17 @@ async def capacity(cl: Client, cands: list[Candidate], path_base: str | None, st
         rows.append((rate, achieved, st.pct(50), p99, st.n_errors))
         log(f"  {label:<8} target {rate:6.0f}/s achieved {achieved:6.1f}/s p50 {st.pct(50):7.1f} "
             f"p99 {p99:7.1f} ms errors {st.n_errors}")
+        await settle(server_cpu, 2.0)
         if p99 > 250 or st.n_errors or achieved < 0.9 * rate:
-            break
+            if refined or best == 0.0:
+                break
+            refined = True  # one step halfway between the last good rate and this one
+            rate = (rate / FACTOR + rate) / 2
+            continue
         best = max(best, achieved)
-        rate *= 1.25
-        await asyncio.sleep(1.0)
+        if refined:
+            break
+        rate *= FACTOR
     return best, rows
 
 
@@ -564,14 +585,33 @@ def check_acks(db_url: str, cands: list[Candidate]) -> tuple[int, int]:
 
 # -- profiling -------------------------------------------------------------------------------------------
 
-def start_profile(server: Server, seconds: int, out: Path) -> subprocess.Popen | None:
+def start_profile(server: Server, seconds: int | None, out: Path) -> subprocess.Popen | None:
+    """py-spy the server's workers for ``seconds`` (``None``: until :func:`stop_profile`), raw stacks to ``out``."""
     exe = Path(sys.executable).with_name("py-spy")
     if not exe.exists():
         log("py-spy not installed in the venv: no profile")
         return None
-    return subprocess.Popen([str(exe), "record", "-p", str(server.proc.pid), "--subprocesses", "--nonblocking",
-                             "-r", "200", "-d", str(seconds), "-f", "raw", "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [str(exe), "record", "-p", str(server.proc.pid), "--subprocesses", "--nonblocking", "-r", "100",
+           "-f", "raw", "-o", str(out)]
+    if seconds:
+        cmd += ["-d", str(seconds)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attach before the load starts
+    return proc
+
+
+def stop_profile(proc: subprocess.Popen | None, path: Path, title: str, wait: float = 60) -> None:
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for line in summarise_profile(path):
+        log(f"  profile {title}: {line}")
 
 
 def summarise_profile(path: Path, top: int = 25) -> list[str]:
@@ -592,10 +632,12 @@ def summarise_profile(path: Path, top: int = 25) -> list[str]:
         total += n
         self_t[frames[-1]] += n
         for fr in set(frames):
-            if "/examsys/" in fr or "/question_bank/" in fr or "flask_wtf" in fr or "flask_babel" in fr \
+            if "examsys/" in fr or "question_bank/" in fr or "flask_wtf/" in fr or "flask_babel/" in fr \
                     or "jinja2/environment" in fr or "sqlalchemy/orm/session.py" in fr or "psycopg/cursor" in fr:
                 incl[fr] += n
-    out = [f"samples (workers, excluding idle waits): {total}", "top self time:"]
+    if not total:
+        return ["(no samples)"]
+    out = [f"samples (workers, on CPU): {total}", "top self time:"]
     out += [f"  {n / total:6.1%}  {fr}" for fr, n in self_t.most_common(top)]
     out.append("inclusive (examsys, question_bank, sessions, templates, DB driver):")
     out += [f"  {n / total:6.1%}  {fr}" for fr, n in incl.most_common(top)]
@@ -626,12 +668,15 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             cl = Client(http, examsys.base)
             # 1. start burst
             log(f"start burst: {len(cands)} candidates log in and open the paper within {args.burst_window} s")
+            prof = start_profile(examsys, None, workdir / "profile-start.txt") if args.profile else None
             cpu0 = examsys.cpu()
             t = time.monotonic()
             st_start = await start_burst(cl, cands, args.burst_window, rng)
             log(f"  done in {time.monotonic() - t:.1f} s, server CPU {examsys.cpu() - cpu0:.1f} s")
+            stop_profile(prof, workdir / "profile-start.txt", "start burst")
             for s in st_start.values():
                 log("  " + s.line())
+            await settle(examsys.cpu, 120)
             chk = check_attempts(db_url, info["session_id"])
             report.append(f"start burst      {pct_line(st_start['request'], 2000)}; whole flow p99 "
                           f"{st_start['flow'].pct(99):.0f} ms; attempts per candidate {dict(chk['attempts_per_candidate'])}; "
@@ -641,10 +686,8 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
                 f"heartbeat every {args.heartbeat_every} s, for {args.duration} s")
             rss0 = examsys.rss()
             cpu0 = examsys.cpu()
-            prof = None
-            prof_path = workdir / "profile.txt"
-            if args.profile:
-                prof = start_profile(examsys, args.profile, prof_path)
+            prof_path = workdir / "profile-steady.txt"
+            prof = start_profile(examsys, args.profile, prof_path) if args.profile else None
             t = time.monotonic()
             st_steady = await steady(cl, cands, args.duration, args.save_every, args.heartbeat_every, rng)
             wall = time.monotonic() - t
@@ -656,31 +699,35 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             report.append(f"steady state     {pct_line(st_steady['save'], 250)}; save p50 {st_steady['save'].pct(50):.0f} "
                           f"ms; heartbeat p99 {st_steady['heartbeat'].pct(99):.0f} ms, errors "
                           f"{st_steady['heartbeat'].n_errors}; RSS {rss0} -> {examsys.rss()} MB")
-            if prof is not None:
-                prof.wait(timeout=args.profile + 60)
-                for line in summarise_profile(prof_path):
-                    log("  profile " + line)
+            await settle(examsys.cpu, 120)
+            stop_profile(prof, prof_path, "steady state", wait=args.profile + 60)
             # 3. capacity, examsys then bare
             if not args.skip_capacity:
-                log(f"capacity: open-loop save steps of {args.step} s, x1.25, until p99 > 250 ms")
+                log(f"capacity: open-loop save steps of {args.step} s, x{FACTOR}, until p99 > 250 ms")
                 cap_e, rows_e = await capacity(cl, cands, None, args.step, rng, args.start_rate, args.max_rate,
-                                               "examsys")
+                                               "examsys", examsys.cpu)
                 bare_cl = Client(http, bare.base)
                 cap_b, rows_b = await capacity(bare_cl, cands, "/bare/attempts/{aid}/answers", args.step, rng,
-                                               args.start_rate, args.max_rate, "bare")
+                                               args.start_rate, args.max_rate, "bare", bare.cpu)
                 ratio = cap_e / cap_b if cap_b else float("nan")
                 report.append(f"capacity         examsys {cap_e:.0f} saves/s, bare {cap_b:.0f} saves/s at p99 <= 250 ms: "
                               f"ratio {ratio:.2f} ({'PASS' if ratio >= 0.5 else 'MISS'}, aim >= 0.5)")
             # 4. deadline burst
             log(f"deadline burst: every candidate hands in within {args.submit_window} s (10% twice)")
+            prof = start_profile(examsys, None, workdir / "profile-submit.txt") if args.profile else None
             cpu0 = examsys.cpu()
             st_submit = await deadline_burst(cl, cands, args.submit_window, rng)
             log(f"  {st_submit.line()}; server CPU {examsys.cpu() - cpu0:.1f} s")
+            await settle(examsys.cpu, 120)
+            stop_profile(prof, workdir / "profile-submit.txt", "deadline burst")
             chk = check_attempts(db_url, info["session_id"])
-            once = set(chk["finalised_events"]) == {1} and set(chk["finalise_audits"]) == {1}
-            report.append(f"deadline burst   {pct_line(st_submit, 1000)}; statuses {dict(chk['statuses'])}; "
+            acked = sum(1 for c in cands if c.submits)
+            once = set(chk["finalised_events"]) <= {0, 1} and set(chk["finalise_audits"]) <= {1} \
+                and chk["statuses"].get("submitted", 0) == chk["finalised_events"].get(1, 0) >= acked
+            report.append(f"deadline burst   {pct_line(st_submit, 1000)}; {acked} candidates got their hand-in "
+                          f"acknowledged; statuses {dict(chk['statuses'])}; "
                           f"finalised events per attempt {dict(chk['finalised_events'])}, audit rows per attempt "
-                          f"{dict(chk['finalise_audits'])} ({'exactly once' if once else 'NOT exactly once'})")
+                          f"{dict(chk['finalise_audits'])} ({'each at most once, every acknowledged one once' if once else 'NOT once'})")
         gen1 = os.times()
         n_acks, lost = check_acks(db_url, cands)
         report.append(f"durability       {n_acks} acknowledged saves, {lost} lost or duplicated "
@@ -713,13 +760,13 @@ def main() -> int:
     ap.add_argument("--burst-window", type=float, default=10.0)
     ap.add_argument("--submit-window", type=float, default=3.0)
     ap.add_argument("--step", type=float, help="capacity step seconds (default 15, --quick 5)")
-    ap.add_argument("--start-rate", type=float, default=50.0)
+    ap.add_argument("--start-rate", type=float, default=20.0)
     ap.add_argument("--max-rate", type=float, default=3000.0)
     ap.add_argument("--skip-capacity", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4, help="gthread threads per worker; 1 = sync workers")
     ap.add_argument("--profile", type=int, default=0, metavar="S",
-                    help="py-spy the examsys workers for S seconds at the start of the steady state")
+                    help="py-spy the examsys workers during the bursts and for S s of the steady state")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",
                                                        "postgresql://examsys:examsys@127.0.0.1:5432/postgres"))
     ap.add_argument("--db-name", default="examsys_load")
