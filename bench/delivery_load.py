@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import datetime as _dt
 import json
 import os
 import random
@@ -679,7 +678,8 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             await settle(examsys.cpu, 120)
             chk = check_attempts(db_url, info["session_id"])
             report.append(f"start burst      {pct_line(st_start['request'], 2000)}; whole flow p99 "
-                          f"{st_start['flow'].pct(99):.0f} ms; attempts per candidate {dict(chk['attempts_per_candidate'])}; "
+                          f"{st_start['flow'].pct(99):.0f} ms; attempts per candidate "
+                          f"{dict(chk['attempts_per_candidate'])}; "
                           f"statuses {dict(chk['statuses'])}")
             # 2. steady state
             log(f"steady state: {sum(c.ready for c in cands)} candidates, save every {args.save_every} s, "
@@ -696,8 +696,8 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             log(f"  {st_steady['heartbeat'].line()}")
             log(f"  examsys workers CPU {cpu:.1f} s over {wall:.0f} s ({cpu / wall:.0%} of one core); "
                 f"RSS {rss0} -> {examsys.rss()} MB; load average {os.getloadavg()[0]:.1f}")
-            report.append(f"steady state     {pct_line(st_steady['save'], 250)}; save p50 {st_steady['save'].pct(50):.0f} "
-                          f"ms; heartbeat p99 {st_steady['heartbeat'].pct(99):.0f} ms, errors "
+            report.append(f"steady state     {pct_line(st_steady['save'], 250)}; save p50 "
+                          f"{st_steady['save'].pct(50):.0f} ms; heartbeat p99 {st_steady['heartbeat'].pct(99):.0f} ms, errors "
                           f"{st_steady['heartbeat'].n_errors}; RSS {rss0} -> {examsys.rss()} MB")
             await settle(examsys.cpu, 120)
             stop_profile(prof, prof_path, "steady state", wait=args.profile + 60)
@@ -710,8 +710,8 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
                 cap_b, rows_b = await capacity(bare_cl, cands, "/bare/attempts/{aid}/answers", args.step, rng,
                                                args.start_rate, args.max_rate, "bare", bare.cpu)
                 ratio = cap_e / cap_b if cap_b else float("nan")
-                report.append(f"capacity         examsys {cap_e:.0f} saves/s, bare {cap_b:.0f} saves/s at p99 <= 250 ms: "
-                              f"ratio {ratio:.2f} ({'PASS' if ratio >= 0.5 else 'MISS'}, aim >= 0.5)")
+                report.append(f"capacity         examsys {cap_e:.0f} saves/s, bare {cap_b:.0f} saves/s at p99 <= 250 "
+                              f"ms: ratio {ratio:.2f} ({'PASS' if ratio >= 0.5 else 'MISS'}, aim >= 0.5)")
             # 4. deadline burst
             log(f"deadline burst: every candidate hands in within {args.submit_window} s (10% twice)")
             prof = start_profile(examsys, None, workdir / "profile-submit.txt") if args.profile else None
@@ -727,7 +727,8 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             report.append(f"deadline burst   {pct_line(st_submit, 1000)}; {acked} candidates got their hand-in "
                           f"acknowledged; statuses {dict(chk['statuses'])}; "
                           f"finalised events per attempt {dict(chk['finalised_events'])}, audit rows per attempt "
-                          f"{dict(chk['finalise_audits'])} ({'each at most once, every acknowledged one once' if once else 'NOT once'})")
+                          f"{dict(chk['finalise_audits'])} "
+                          f"({'each at most once, every acknowledged one once' if once else 'NOT once'})")
         gen1 = os.times()
         n_acks, lost = check_acks(db_url, cands)
         report.append(f"durability       {n_acks} acknowledged saves, {lost} lost or duplicated "

@@ -18,7 +18,6 @@ role has CREATEDB) and dropped at the end. Runs in about 30-40 s; bounded by ``H
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import random
@@ -353,7 +352,8 @@ def test_acknowledged_answers_survive_kill_9_of_every_worker(database, tmp_path)
     engine = create_engine(_normalise_db_url(database))
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT attempt_id, paper_item_id, seq, CAST(answer AS TEXT) FROM exam_response")).all()
+            rows = conn.execute(text("SELECT attempt_id, paper_item_id, seq, CAST(answer AS TEXT) "
+                                     "FROM exam_response")).all()
             dupes = conn.execute(text("SELECT attempt_id, paper_item_id, count(*) FROM exam_response "
                                       "GROUP BY attempt_id, paper_item_id HAVING count(*) > 1")).all()
             statuses = dict(conn.execute(text("SELECT id, status FROM exam_attempt")).all())
