@@ -342,11 +342,13 @@ def _create_constructed_scripts(session_id: int, results: dict[int, AutoResult],
         constructed[fid] = [(pi, iv) for pi, iv in form_items(fid) if iv.type in CONSTRUCTED_TYPES]
     if not any(constructed.values()):
         return 0
-    existing = set(db.session.execute(select(Script.attempt_id, Script.paper_item_id)
-                                      .where(Script.session_id == session_id)).all())
-    taken = set(db.session.execute(select(Script.code).where(Script.session_id == session_id)).scalars())
-    cand = dict(db.session.execute(select(ExamAttempt.id, ExamAttempt.candidate_id)
-                                   .where(ExamAttempt.session_id == session_id)).all())
+    few = len(attempts) <= _CHUNK
+    ids = [a[0] for a in attempts]
+    eq = select(Script.attempt_id, Script.paper_item_id).where(Script.session_id == session_id)
+    existing = set(db.session.execute(eq.where(Script.attempt_id.in_(ids)) if few else eq).all())
+    taken: set[str] = set()  # codes are random (32^8) and unique in the database
+    cq = select(ExamAttempt.id, ExamAttempt.candidate_id).where(ExamAttempt.session_id == session_id)
+    cand = dict(db.session.execute(cq.where(ExamAttempt.id.in_(ids)) if few else cq).all())
     need = required_for(session_id)
     now = clock.now()
     rows = []
@@ -369,20 +371,26 @@ def _create_constructed_scripts(session_id: int, results: dict[int, AutoResult],
     return len(rows)
 
 
-def ensure_practical_scripts(sess: ExamSession) -> int:
-    """Create the missing scripts for every candidate × practical task (once the session has started)."""
+def ensure_practical_scripts(sess: ExamSession, attempt_ids=None) -> int:
+    """Create the missing scripts for every candidate × practical task (once the session has started);
+    ``attempt_ids``: only for these attempts of the session."""
     if sess.status == SCHEDULED:
         return 0
     src = practical_source(sess)
     if src is None:
         return 0
     paper, form = src
-    attempts = list(db.session.execute(select(ExamAttempt.id, ExamAttempt.candidate_id, ExamAttempt.paper_form_id)
-                                       .where(ExamAttempt.session_id == sess.id)))
-    existing = set(db.session.execute(select(Script.attempt_id, Script.paper_item_id)
-                                      .where(Script.session_id == sess.id, Script.kind == "practical")).all())
+    aq = select(ExamAttempt.id, ExamAttempt.candidate_id, ExamAttempt.paper_form_id).where(
+        ExamAttempt.session_id == sess.id)
+    sq = select(Script.attempt_id, Script.paper_item_id).where(Script.session_id == sess.id,
+                                                               Script.kind == "practical")
+    if attempt_ids is not None and len(attempt_ids) <= _CHUNK:
+        aq = aq.where(ExamAttempt.id.in_(list(attempt_ids)))
+        sq = sq.where(Script.attempt_id.in_(list(attempt_ids)))
+    attempts = list(db.session.execute(aq))
+    existing = set(db.session.execute(sq).all())
     tasks_by_form: dict[int, list] = {}
-    taken = set(db.session.execute(select(Script.code).where(Script.session_id == sess.id)).scalars())
+    taken: set[str] = set()
     need = required_for(sess.id)
     now = clock.now()
     rows = []
@@ -415,7 +423,7 @@ def mark_attempts(attempt_ids, *, commit: bool = True) -> int:
     for sid, att in by_session.items():
         n += _mark_in_session(sid, att)
         sess = db.session.get(ExamSession, sid)
-        ensure_practical_scripts(sess)
+        ensure_practical_scripts(sess, attempt_ids=[a[0] for a in att])
         cands = list(db.session.execute(select(ExamAttempt.candidate_id).where(
             ExamAttempt.id.in_([a[0] for a in att]))).scalars()) if len(att) <= _CHUNK else None
         results_service.refresh(sid, candidate_ids=cands, commit=False)

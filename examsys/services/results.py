@@ -138,6 +138,8 @@ def compute(sess: ExamSession, candidate_ids=None, *, auto_override: dict | None
     preview)."""
     q = (select(ExamCandidate.id, ExamAttempt.id, ExamAttempt.status, ExamAttempt.paper_form_id)
          .join(ExamAttempt, ExamAttempt.candidate_id == ExamCandidate.id).where(ExamCandidate.session_id == sess.id))
+    if candidate_ids is not None and len(candidate_ids) <= 5000:
+        q = q.where(ExamCandidate.id.in_(list(candidate_ids)))
     rows = list(db.session.execute(q))
     if candidate_ids is not None:
         wanted = set(candidate_ids)
