@@ -158,7 +158,7 @@ class Server:
                    EXAMSYS_PII_KEY=PII_KEY, EXAMSYS_INSTANCE=str(workdir), MEDIA_DIR=str(workdir / "media"),
                    PYTHONDONTWRITEBYTECODE="1")
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{self.port}",
-               "--backlog", "4096", "--timeout", "60"]
+               "--backlog", "4096", "--timeout", "60", "--graceful-timeout", "30"]
         if args.threads > 1:
             cmd += ["-k", "gthread", "--threads", str(args.threads)]
         cmd.append(app)
@@ -201,11 +201,19 @@ class Server:
         return [round(proc_rss_mb(p), 1) for p in self.workers()]
 
     def stop(self) -> None:
+        """Graceful stop (requests still running after a client timeout finish first), then kill -9 of the
+        workers and the master, so nothing touches the database after the bench drops it."""
         if self.proc.poll() is None:
+            workers = self.workers()
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=45)
             except subprocess.TimeoutExpired:
+                for pid in workers + self.workers():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
