@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from .. import clock
@@ -165,15 +166,16 @@ class _HashingReader(io.RawIOBase):
 def _dialect() -> str:
     name = db.engine.dialect.name
     if name not in DB_MEMBER:
-        raise BackupError(f"unsupported database {name!r}: examsys backs up SQLite and PostgreSQL", "dialect")
+        raise BackupError(_("Unsupported database %(name)s: examsys backs up SQLite and PostgreSQL.", name=name),
+                          "dialect")
     return name
 
 
 def _sqlite_path() -> Path:
     path = db.engine.url.database
     if not path or path == ":memory:" or path.startswith("file::memory:"):
-        raise BackupError("the database is an in-memory SQLite database: there is nothing on disk to back up "
-                          "or restore into", "memory")
+        raise BackupError(_("The database is an in-memory SQLite database: there is nothing on disk to back up or "
+                            "restore into."), "memory")
     return Path(path)
 
 
@@ -235,8 +237,8 @@ def _pg_env() -> dict[str, str]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise BackupError(f"{name} was not found: install the PostgreSQL client tools (Debian: apt-get install "
-                          f"postgresql-client) of the server's major version", "tools")
+        raise BackupError(_("%(tool)s was not found: install the PostgreSQL client tools of the server's major "
+                            "version (Debian: apt-get install postgresql-client).", tool=name), "tools")
     return path
 
 
@@ -244,7 +246,8 @@ def _run(args: list[str], env: dict, what: str, **kw) -> subprocess.CompletedPro
     res = subprocess.run(args, env=env, capture_output=True, **kw)
     if res.returncode != 0:
         err = res.stderr.decode("utf-8", "replace").strip() if isinstance(res.stderr, bytes) else str(res.stderr)
-        raise BackupError(f"{what} failed (exit {res.returncode}): {err[-2000:]}", "tool_failed")
+        raise BackupError(_("%(what)s failed (exit status %(rc)s): %(error)s", what=what, rc=res.returncode,
+                            error=err[-2000:]), "tool_failed")
     return res
 
 
@@ -274,7 +277,7 @@ def _revision_of(conn, tables) -> str | None:
 def _snapshot_sqlite(dest: Path) -> tuple[dict[str, int], str | None, dict]:
     src_path = _sqlite_path()
     if not src_path.exists():
-        raise BackupError(f"the SQLite database {src_path} does not exist", "missing_database")
+        raise BackupError(_("The SQLite database %(path)s does not exist.", path=src_path), "missing_database")
     src = sqlite3.connect(str(src_path), timeout=30)
     dst = sqlite3.connect(str(dest))
     try:
@@ -351,7 +354,7 @@ def create_backup(out: str | Path, *, compress: bool | None = None) -> BackupRep
                     reader = _HashingReader(f)
                     tar.addfile(info_, reader)
                 if reader.n != st.st_size:  # pragma: no cover - the file changed while being read
-                    raise BackupError(f"{path} changed while it was being archived", "changed")
+                    raise BackupError(_("%(file)s changed while it was being archived.", file=path), "changed")
                 digest = reader.h.hexdigest()
                 members[name] = {"sha256": digest, "size": reader.n}
                 if verify_sha is not None and digest != verify_sha:
@@ -394,12 +397,12 @@ def create_backup(out: str | Path, *, compress: bool | None = None) -> BackupRep
 # ----------------------------------------------------------------------------------------------------
 def _open(path: Path) -> tarfile.TarFile:
     if not path.is_file():
-        raise BackupError(f"{path}: no such file", "missing")
+        raise BackupError(_("%(file)s: no such file.", file=path), "missing")
     try:
         return tarfile.open(path, "r:*")
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise BackupError(f"{path} is not an examsys backup archive (not a readable tar file: {e})",
-                          "not_archive") from None
+        raise BackupError(_("%(file)s is not an examsys backup archive (not a readable tar file: %(error)s).",
+                            file=path, error=str(e)), "not_archive") from None
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -413,9 +416,11 @@ def _manifest_of(tar: tarfile.TarFile, path: Path) -> dict:
     try:
         member = tar.getmember(MANIFEST)
     except KeyError:
-        raise BackupError(f"{path} is not an examsys backup: it has no {MANIFEST}", "no_manifest") from None
+        raise BackupError(_("%(file)s is not an examsys backup: it has no manifest.json.", file=path),
+                          "no_manifest") from None
     except (tarfile.TarError, OSError, EOFError, ValueError) as e:
-        raise BackupError(f"{path} is damaged: {e}", "corrupt") from None
+        raise BackupError(_("%(file)s is damaged or truncated (%(error)s).", file=path, error=str(e)),
+                          "corrupt") from None
     try:
         if not member.isfile() or member.size > 64 * 1024 * 1024:
             raise ValueError("not a regular file of a sensible size")
@@ -423,40 +428,44 @@ def _manifest_of(tar: tarfile.TarFile, path: Path) -> dict:
         if not isinstance(manifest, dict):
             raise ValueError("not an object")
     except (ValueError, UnicodeDecodeError, tarfile.TarError, OSError, EOFError) as e:
-        raise BackupError(f"{path}: the manifest cannot be read ({e})", "corrupt") from None
+        raise BackupError(_("%(file)s: the manifest cannot be read (%(error)s).", file=path, error=str(e)),
+                          "corrupt") from None
     if manifest.get("format") != FORMAT:
-        raise BackupError(f"{path} is not an examsys backup (format {manifest.get('format')!r})", "format")
+        raise BackupError(_("%(file)s is not an examsys backup (format %(format)s).", file=path,
+                            format=repr(manifest.get("format"))), "format")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise BackupError(f"{path} is a backup of format version {manifest.get('format_version')}; this examsys "
-                          f"reads version {FORMAT_VERSION}", "format_version")
+        raise BackupError(_("%(file)s is a backup of format version %(v)s; this examsys reads version %(ours)s.",
+                            file=path, v=manifest.get("format_version"), ours=FORMAT_VERSION), "format_version")
     dbinfo = manifest.get("database")
     if not isinstance(dbinfo, dict) or dbinfo.get("dialect") not in DB_MEMBER \
             or dbinfo.get("member") != DB_MEMBER[dbinfo.get("dialect")] \
             or not isinstance(dbinfo.get("tables"), dict) or not isinstance(manifest.get("members"), dict) \
             or dbinfo["member"] not in manifest["members"]:
-        raise BackupError(f"{path}: the manifest is incomplete", "corrupt")
+        raise BackupError(_("%(file)s: the manifest is incomplete.", file=path), "corrupt")
     for name, m in manifest["members"].items():
         if name != dbinfo["member"] and not MEDIA_RE.match(name):
-            raise BackupError(f"{path}: unexpected member {name!r} in the manifest", "corrupt")
+            raise BackupError(_("%(file)s: unexpected member %(name)s.", file=path, name=repr(name)), "corrupt")
         if not (isinstance(m, dict) and isinstance(m.get("sha256"), str) and isinstance(m.get("size"), int)):
-            raise BackupError(f"{path}: the manifest entry of {name} is incomplete", "corrupt")
+            raise BackupError(_("%(file)s: the manifest is incomplete.", file=path), "corrupt")
     return manifest
 
 
 def _check_compatible(manifest: dict, dialect: str, path: Path) -> None:
     archived = manifest["database"]["dialect"]
     if archived != dialect:
-        raise BackupError(f"{path} is a backup of a {archived} database; this examsys uses {dialect}. "
-                          f"Restore it into a {archived} database (DATABASE_URL).", "dialect_mismatch")
+        raise BackupError(_("%(file)s is a backup of a %(archived)s database, but this examsys uses %(dialect)s. "
+                            "Restore it into a %(archived)s database (DATABASE_URL).", file=path, archived=archived,
+                            dialect=dialect), "dialect_mismatch")
     rev = manifest.get("alembic_revision")
     known = known_revisions()
     if rev is None:
-        raise BackupError(f"{path}: the backup has no migration revision (the database was never migrated)",
-                          "no_revision")
+        raise BackupError(_("%(file)s: the backup has no migration revision (the database was never migrated).",
+                            file=path), "no_revision")
     if any(r not in known for r in str(rev).split(",")):
-        raise BackupError(f"{path} was made at migration revision {rev}, which this examsys does not know "
-                          f"(newest known: {known[-1] if known else 'none'}). Restore it with the examsys "
-                          f"version that made it ({manifest.get('examsys_version')}) or a newer one.",
+        raise BackupError(_("%(file)s was made at migration revision %(rev)s, which this examsys does not know "
+                            "(newest known: %(head)s). Restore it with the examsys version that made it (%(version)s) "
+                            "or a newer one.", file=path, rev=rev, head=known[-1] if known else "-",
+                            version=manifest.get("examsys_version")),
                           "unknown_revision")
 
 
@@ -470,7 +479,8 @@ def _extract_checked(tar: tarfile.TarFile, manifest: dict, path: Path, db_dest: 
             if name == MANIFEST:
                 continue
             if name not in expected or name in seen or not member.isfile():
-                raise BackupError(f"{path}: unexpected member {name!r} (not in the manifest)", "corrupt")
+                raise BackupError(_("%(file)s: unexpected member %(name)s.", file=path, name=repr(name)),
+                                  "corrupt")
             seen.add(name)
             if name == manifest["database"]["member"]:
                 target = db_dest
@@ -488,13 +498,15 @@ def _extract_checked(tar: tarfile.TarFile, manifest: dict, path: Path, db_dest: 
                     out.write(chunk)
             want = expected[name]
             if n != want["size"] or h.hexdigest() != want["sha256"]:
-                raise BackupError(f"{path} is damaged: {name} does not match its checksum in the manifest",
-                                  "checksum")
+                raise BackupError(_("%(file)s is damaged: %(name)s does not match its checksum in the manifest.",
+                                    file=path, name=name), "checksum")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        raise BackupError(f"{path} is damaged or truncated ({e})", "corrupt") from None
+        raise BackupError(_("%(file)s is damaged or truncated (%(error)s).", file=path, error=str(e)),
+                          "corrupt") from None
     missing = sorted(set(expected) - seen)
     if missing:
-        raise BackupError(f"{path} is incomplete: {len(missing)} member(s) missing, e.g. {missing[0]}", "incomplete")
+        raise BackupError(_("%(file)s is incomplete: %(n)s member(s) missing, e.g. %(name)s.", file=path,
+                            n=len(missing), name=missing[0]), "incomplete")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -505,15 +517,16 @@ def _check_sqlite_copy(path: Path, manifest: dict) -> None:
     try:
         ok = con.execute("PRAGMA quick_check").fetchone()[0]
         if ok != "ok":
-            raise BackupError(f"the database in the archive is damaged ({ok})", "corrupt_database")
+            raise BackupError(_("The database in the archive is damaged (%(error)s).", error=ok), "corrupt_database")
         tables = [r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
         counts = {t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables}
         if counts != manifest["database"]["tables"]:
-            raise BackupError("the database in the archive does not hold the rows its manifest lists",
+            raise BackupError(_("The database in the archive does not hold the rows its manifest lists."),
                               "corrupt_database")
     except sqlite3.DatabaseError as e:
-        raise BackupError(f"the database in the archive cannot be read ({e})", "corrupt_database") from None
+        raise BackupError(_("The database in the archive cannot be read (%(error)s).", error=str(e)),
+                          "corrupt_database") from None
     finally:
         con.close()
 
@@ -529,7 +542,8 @@ def _restore_sqlite(copy: Path) -> None:
     try:
         src.backup(dst)
     except sqlite3.Error as e:
-        raise BackupError(f"the database could not be replaced ({e}); it is unchanged", "restore_failed") from None
+        raise BackupError(_("The restore failed and was rolled back; the database is unchanged: %(error)s",
+                            error=str(e)), "restore_failed") from None
     finally:
         dst.close()
         src.close()
@@ -579,8 +593,8 @@ def _restore_postgresql(dump: Path, manifest: dict, staging: Path) -> None:
         schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     archived = manifest["database"].get("schema", "public")
     if schema != archived:
-        raise BackupError(f"the backup holds schema {archived!r}; the database's current schema is {schema!r}",
-                          "schema_mismatch")
+        raise BackupError(_("The backup holds schema %(archived)s; the database's current schema is %(schema)s.",
+                            archived=archived, schema=schema), "schema_mismatch")
     db.session.remove()
     db.engine.dispose()
     # The table of contents without the schema itself (it exists already) — the rest is restored as SQL.
@@ -606,8 +620,8 @@ def _restore_postgresql(dump: Path, manifest: dict, staging: Path) -> None:
         rc1 = p1.wait()
     if rc1 != 0 or p2.returncode != 0:
         err = (err1 + "\n" + p2.stderr.decode("utf-8", "replace")).strip()
-        raise BackupError(f"the restore failed and was rolled back; the database is unchanged: {err[-2000:]}",
-                          "restore_failed")
+        raise BackupError(_("The restore failed and was rolled back; the database is unchanged: %(error)s",
+                            error=err[-2000:]), "restore_failed")
     db.engine.dispose()
 
 
@@ -652,7 +666,7 @@ def restore_backup(path: str | Path, *, check_only: bool = False) -> RestoreRepo
         if dialect == "sqlite":
             _check_sqlite_copy(db_copy, manifest)
         else:
-            _run([_tool("pg_restore"), "--list", str(db_copy)], _pg_env(), "reading the PostgreSQL dump")
+            _run([_tool("pg_restore"), "--list", str(db_copy)], _pg_env(), "pg_restore --list")
         if not check_only:
             old_media = _swap_media(media_new, media)
             try:

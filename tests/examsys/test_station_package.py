@@ -256,7 +256,7 @@ def test_refusals_and_all_or_nothing(world, monkeypatch):
         SP.generate_key("F-001")  # a different key under the same station code
         with pytest.raises(SP.PackageError) as e:
             SP.import_exam_package(pkg)
-        assert e.value.code == "bad_signature" and "key" in e.value.message
+        assert e.value.code == "bad_signature" and "签名不符" in e.value.message  # zh: the default locale
         db.session.remove()
     dispose(other)
 
