@@ -236,7 +236,7 @@ def enter(att: ExamAttempt) -> None:
     if att.status != NOT_STARTED or sess.started_at is None or att.confirmed_at is None:
         return
     res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id, ExamAttempt.status == NOT_STARTED)
-                             .values(status=IN_PROGRESS, entered_at=now))
+                             .values(status=IN_PROGRESS, entered_at=now, last_seen_at=now))
     if res.rowcount == 1:
         _event(att.session_id, att.id, "entered", actor_label=candidate_label(att))
     db.session.commit()

@@ -81,8 +81,11 @@
     data.events.forEach(function (e) {
       var li = document.createElement("li");
       var who = e.attempt && rowsById[e.attempt] ? rowsById[e.attempt].seat + " " + rowsById[e.attempt].name : "";
-      var detail = e.detail ? Object.keys(e.detail).map(function (k) { return k + "=" + e.detail[k]; }).join(", ") : "";
-      li.textContent = e.at + " · " + e.kind + (who ? " · " + who : "") + " · " + e.actor + (detail ? " · " + detail : "");
+      var detail = e.detail ? Object.keys(e.detail).map(function (k) {
+        return (S.details[k] || k) + ": " + e.detail[k];
+      }).join(", ") : "";
+      li.textContent = e.at + " · " + (S.kinds[e.kind] || e.kind) + (who ? " · " + who : "") + " · " + e.actor +
+        (detail ? " · " + detail : "");
       ev.appendChild(li);
     });
   }
