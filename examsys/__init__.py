@@ -43,6 +43,9 @@ def create_app(test_config: dict | type | None = None, **overrides) -> Flask:
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(Config.INSTANCE_DIR))
+    from .json_provider import StrictJSONProvider
+
+    app.json = StrictJSONProvider(app)
     app.config.from_object(Config)
     if isinstance(test_config, type):
         app.config.from_object(test_config)
