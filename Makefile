@@ -29,7 +29,8 @@ run: install
 	$(BIN)/examsys db upgrade
 	$(BIN)/examsys demo
 	@echo "examsys is serving on http://127.0.0.1:5000  (Ctrl-C to stop)"
-	EXAMSYS_DEV_SERVER=1 $(BIN)/examsys run --host 127.0.0.1 --port 5000
+	@# plain HTTP on loopback: the session cookie cannot be marked Secure here (make serve behind HTTPS does)
+	EXAMSYS_INSECURE_COOKIES=1 $(BIN)/examsys run --host 127.0.0.1 --port 5000
 
 ## make test: the whole suite — unit (SQLite), PostgreSQL, browser
 test: install

@@ -52,6 +52,9 @@ def create_app(test_config: dict | type | None = None, **overrides) -> Flask:
     elif test_config:
         app.config.update(test_config)
     app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        from .config import instance_secret_key
+        app.config["SECRET_KEY"] = instance_secret_key(app.config["INSTANCE_DIR"])
     if app.config.get("PROXY_FIX"):  # behind nginx: client address and scheme from X-Forwarded-* (n proxies)
         from werkzeug.middleware.proxy_fix import ProxyFix
         n = int(app.config["PROXY_FIX"])

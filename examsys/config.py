@@ -26,7 +26,7 @@ def _normalise_db_url(url: str) -> str:
 
 class Config:
     INSTANCE_DIR = Path(os.environ.get("EXAMSYS_INSTANCE", ROOT / "instance"))
-    SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None  # None: a key kept in instance/secret_key (see create_app)
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(
         os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'examsys.sqlite'}"
     )
@@ -57,6 +57,24 @@ class Config:
     # Station packages: one key file per station (<CODE>.key), see services/station_package.py.
     STATION_KEYS_DIR = Path(os.environ.get("EXAMSYS_STATION_KEYS", INSTANCE_DIR / "station_keys"))
     TESTING = False
+
+
+def instance_secret_key(instance_dir: Path) -> str:
+    """The key in ``instance/secret_key``, created (mode 0600) on first use, so sessions survive a restart of
+    a local server. Deployments set SECRET_KEY (one value for every worker and server)."""
+    path = Path(instance_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it just now
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
 
 
 class TestConfig(Config):

@@ -148,3 +148,16 @@ def test_language_switch_to_english(client, users):
     assert "Question writer" not in client.get("/").get_data(as_text=True)
     client.get("/lang/en")
     assert "Question writer" in client.get("/").get_data(as_text=True)
+
+
+def test_secret_key_kept_in_the_instance_folder(tmp_path, monkeypatch):
+    """Without SECRET_KEY, a local server keeps one key in instance/secret_key (0600), so a restart keeps sessions."""
+    import os
+
+    from examsys import create_app
+    from examsys.config import Config
+    monkeypatch.setattr(Config, "SECRET_KEY", None)
+    a = create_app(INSTANCE_DIR=tmp_path, SQLALCHEMY_DATABASE_URI="sqlite://")
+    b = create_app(INSTANCE_DIR=tmp_path, SQLALCHEMY_DATABASE_URI="sqlite://")
+    assert a.config["SECRET_KEY"] == b.config["SECRET_KEY"] and len(a.config["SECRET_KEY"]) == 64
+    assert os.stat(tmp_path / "secret_key").st_mode & 0o777 == 0o600
