@@ -203,6 +203,7 @@ def main(argv=None) -> int:
     ap.add_argument("--raw-n", type=int, default=5_000, help="candidates for the raw-response path (0 = skip)")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--keep", action="store_true", help="keep the SQLite file")
+    ap.add_argument("--db", help="use (and keep) this SQLite file; an existing one is reused without building")
     args = ap.parse_args(argv)
 
     from examsys import clock, create_app
@@ -212,7 +213,8 @@ def main(argv=None) -> int:
     from examsys.services import stats as stats_service
 
     workdir = tempfile.mkdtemp(prefix="examsys-bench-stats-")
-    path = os.path.join(workdir, "bench.sqlite")
+    path = os.path.abspath(args.db) if args.db else os.path.join(workdir, "bench.sqlite")
+    reuse = bool(args.db) and os.path.exists(path)
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", INSTANCE_DIR=workdir,
                      STATS_AUTO_REFRESH=False)
     clock.set_clock(lambda: T0 + _dt.timedelta(hours=3))
@@ -220,12 +222,18 @@ def main(argv=None) -> int:
     print(f"== item statistics from the database (SQLite file), {os.cpu_count()} CPU(s), load {load_avg()}")
     try:
         with app.app_context():
-            db.create_all()
-            t = time.perf_counter()
-            sid = build(app, args.n, items, args.seed, raw=False)
-            size = os.path.getsize(path) / 1e6
-            print(f"(setup: {args.n:,} attempts × {args.j} items: marks and score rows inserted in "
-                  f"{time.perf_counter() - t:.1f} s, database {size:.0f} MB; not timed)")
+            if reuse:
+                from examsys.models import ExamSession
+                sid = db.session.execute(db.select(ExamSession.id).order_by(ExamSession.id)).scalars().first()
+                args.n = db.session.execute(db.select(db.func.count()).select_from(db.text("stat_row"))).scalar()
+                print(f"(reusing {path}: session {sid}, {args.n:,} score rows)")
+            else:
+                db.create_all()
+                t = time.perf_counter()
+                sid = build(app, args.n, items, args.seed, raw=False)
+                size = os.path.getsize(path) / 1e6
+                print(f"(setup: {args.n:,} attempts × {args.j} items: marks and score rows inserted in "
+                      f"{time.perf_counter() - t:.1f} s, database {size:.0f} MB; not timed)")
             db.session.remove()
             t, c = time.perf_counter(), time.process_time()
             res = stats_service.refresh_session(sid, trigger="bench", force=True)
@@ -251,7 +259,7 @@ def main(argv=None) -> int:
             again = stats_service.refresh_session(sid, trigger="bench")
             print(f"no-change check (a page view, nothing marked since): {time.perf_counter() - t:.3f} s "
                   f"(changed={again['changed']})")
-            if args.raw_n:
+            if args.raw_n and not reuse:
                 t = time.perf_counter()
                 rid = build(app, args.raw_n, items, args.seed + 1, raw=True)
                 t_build = time.perf_counter() - t
@@ -270,9 +278,9 @@ def main(argv=None) -> int:
                       f"(≈ {args.raw_n * args.j / wall / 1e6:.2f} M responses/s)")
         print(f"load average after: {load_avg()}")
     finally:
-        if args.keep:
+        if args.keep or args.db:
             print(f"database kept: {path}")
-        else:
+        if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

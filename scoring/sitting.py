@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, ndtri
 
 from .matrix import LETTERS
@@ -143,6 +144,7 @@ def matrix_from_masks(
     scores=None,
     *,
     multiple_policy: str = "exact",
+    copy_scores: bool = True,
 ) -> tuple[ScoreMatrix, list[list[str]]]:
     """Build a `ScoreMatrix` from packed responses and (optionally) the awarded scores.
 
@@ -163,6 +165,8 @@ def matrix_from_masks(
         the key; for multiple-answer items ``multiple_policy``) and marked items must not be present.
     multiple_policy : {"exact", "partial"}
         Only used to score multiple-answer items without ``scores``.
+    copy_scores : bool, default True
+        False lets the matrix use (and clean in place) a float64 ``scores`` array the caller gives away.
 
     Returns
     -------
@@ -189,7 +193,7 @@ def matrix_from_masks(
     if not np.all(np.isfinite(mp) & (mp > 0)):
         raise ValueError("max_points must be finite and > 0")
     if scores is not None:
-        x = np.array(scores, dtype=np.float64)  # a copy: marked columns may be cleaned in place
+        x = np.array(scores, dtype=np.float64, copy=copy_scores)  # marked columns may be cleaned in place
         if x.shape != (n, j):
             raise ValueError(f"scores must have shape {(n, j)}, got {x.shape}")
     else:
@@ -230,7 +234,10 @@ def matrix_from_masks(
         del codes
         cc = np.asarray(choice_cols)
         if len(choice_cols) == j:
-            expected = table.ravel()[(choices.astype(np.intp) + 1) + (np.arange(j) * width)[None, :]]
+            idx = choices.astype(np.int32)
+            idx += (np.arange(j, dtype=np.int32) * width + 1)[None, :]
+            expected = table.ravel()[idx]
+            del idx
             if scores is None:
                 x = expected
                 bad_cols = []
@@ -461,12 +468,13 @@ def score_group_curves(matrix: ScoreMatrix, *, n_groups: int = 5, n_curve_groups
     cn = np.bincount(cg, minlength=ck).astype(np.float64)
     c_theta = np.bincount(cg, weights=theta, minlength=ck) / cn
     # per-group item means in one product each
-    onehot = np.zeros((n, k))
-    onehot[np.arange(n), g] = 1.0
-    gp = (onehot.T @ x) / gn[:, None] / matrix.max_points[None, :]  # (k, J)
-    conehot = np.zeros((n, ck))
-    conehot[np.arange(n), cg] = 1.0
-    cp = (conehot.T @ x) / cn[:, None] / matrix.max_points[None, :]  # (ck, J)
+    # item score sums per group for both groupings in one sparse product (reads the matrix once)
+    rows = np.concatenate([g, k + cg])
+    cols = np.concatenate([np.arange(n), np.arange(n)])
+    ind = sparse.csr_array((np.ones(2 * n), (rows, cols)), shape=(k + ck, n))
+    sums = np.asarray(ind @ x)
+    gp = sums[:k] / gn[:, None] / matrix.max_points[None, :]  # (k, J)
+    cp = sums[k:] / cn[:, None] / matrix.max_points[None, :]  # (ck, J)
     chT = np.ascontiguousarray(matrix.choices.T)
     omT = np.ascontiguousarray(matrix.omitted.T)
     out = []

@@ -238,21 +238,38 @@ def _pass_cut_fraction(sess: ExamSession) -> float:
 # ----------------------------------------------------------------------------------------------------
 # score rows
 # ----------------------------------------------------------------------------------------------------
+def _core(stmt):
+    """Execute a column query on the session's connection without ORM result processing (large results)."""
+    return db.session.connection().execute(stmt)
+
+
 def _attempt_stamps(session_id: int) -> dict[int, tuple[int, str]]:
     """``{attempt_id: (form_id, stamp)}`` of the session's submitted attempts."""
-    att = dict(db.session.execute(select(ExamAttempt.id, ExamAttempt.paper_form_id).where(
+    att = dict(_core(select(ExamAttempt.id, ExamAttempt.paper_form_id).where(
         ExamAttempt.session_id == session_id, ExamAttempt.status == SUBMITTED)).all())
-    marked = set(db.session.execute(select(AttemptMarking.attempt_id).where(
-        AttemptMarking.session_id == session_id)).scalars())
+    marked = set(_core(select(AttemptMarking.attempt_id).where(
+        AttemptMarking.session_id == session_id)).scalars().all())
     # a key correction of a form's item rebuilds every row of that form
     fixes = dict(db.session.execute(
         select(PaperItem.form_id, func.max(KeyCorrection.id))
         .join(KeyCorrection, KeyCorrection.item_version_id == PaperItem.item_version_id)
         .where(PaperItem.form_id.in_(set(att.values()) or {-1})).group_by(PaperItem.form_id)).all())
-    scripts = {a: (n, nf, s, m) for a, n, nf, s, m in db.session.execute(
+    scripts = {a: (n, nf, s, m) for a, n, nf, s, m in _core(
         select(Script.attempt_id, func.count(Script.id), func.count(Script.final_score), func.sum(Script.final_score),
                func.max(Script.finalised_at)).where(Script.session_id == session_id).group_by(Script.attempt_id))}
-    return {aid: (fid, row_stamp(aid in marked, fixes.get(fid, 0), scripts.get(aid))) for aid, fid in att.items()}
+    plain: dict[tuple, str] = {}  # attempts without scripts share a stamp per (marked, form)
+    out = {}
+    for aid, fid in att.items():
+        sc = scripts.get(aid)
+        if sc is None:
+            key = (aid in marked, fid)
+            st = plain.get(key)
+            if st is None:
+                st = plain[key] = row_stamp(key[0], fixes.get(fid, 0), None)
+        else:
+            st = row_stamp(aid in marked, fixes.get(fid, 0), sc)
+        out[aid] = (fid, st)
+    return out
 
 
 def row_stamp(machine_marked: bool, key_fix, scripts) -> str:
@@ -278,7 +295,7 @@ class _Masks(dict):
 def sync_rows(sess: ExamSession, *, rebuild: bool = False) -> dict:
     """Bring the session's score rows up to date (``rebuild``: every row); returns ``{"built", "removed", "total"}``."""
     stamps = _attempt_stamps(sess.id)
-    have = {} if rebuild else dict(db.session.execute(select(StatRow.attempt_id, StatRow.stamp).where(
+    have = {} if rebuild else dict(_core(select(StatRow.attempt_id, StatRow.stamp).where(
         StatRow.session_id == sess.id)).all())
     gone = [a for a in (have if not rebuild else db.session.execute(select(StatRow.attempt_id).where(
         StatRow.session_id == sess.id)).scalars()) if a not in stamps]
@@ -340,10 +357,11 @@ def sync_rows(sess: ExamSession, *, rebuild: bool = False) -> dict:
 def load_rows(form_id: int, session_ids) -> dict:
     """The complete score rows of ``form_id`` in ``session_ids``: ``attempt_ids``, ``station_ids`` (N,),
     ``masks`` (N, J) uint8, ``scores`` (N, J) float64, and ``pending`` (incomplete rows left out)."""
-    rows = db.session.execute(
+    # no ORDER BY: sorting 100,000 rows of blobs in the database costs more than sorting the ids here
+    rows = _core(
         select(StatRow.attempt_id, StatRow.station_id, StatRow.masks, StatRow.scores)
-        .where(StatRow.form_id == form_id, StatRow.session_id.in_(list(session_ids)), StatRow.complete.is_(True))
-        .order_by(StatRow.attempt_id)).all()
+        .where(StatRow.form_id == form_id, StatRow.session_id.in_(list(session_ids)),
+               StatRow.complete.is_(True))).all()
     pending = db.session.execute(select(func.count(StatRow.attempt_id)).where(
         StatRow.form_id == form_id, StatRow.session_id.in_(list(session_ids)),
         StatRow.complete.is_(False))).scalar() or 0
@@ -353,10 +371,15 @@ def load_rows(form_id: int, session_ids) -> dict:
                 "masks": np.zeros((0, 0), dtype=np.uint8), "scores": np.zeros((0, 0)), "pending": int(pending)}
     aids, sts, mk, sc = zip(*rows)
     j = len(mk[0])
+    aids = np.asarray(aids, dtype=np.int64)
+    sts = np.asarray(sts, dtype=np.int64)
     masks = np.frombuffer(b"".join(mk), dtype=np.uint8).reshape(n, j)
-    scores = np.frombuffer(b"".join(sc), dtype="<f4").reshape(n, j).astype(np.float64)
-    return {"attempt_ids": np.asarray(aids, dtype=np.int64), "station_ids": np.asarray(sts, dtype=np.int64),
-            "masks": masks, "scores": scores, "pending": int(pending)}
+    scores = np.frombuffer(b"".join(sc), dtype="<f4").reshape(n, j)
+    if n > 1 and not np.all(aids[1:] > aids[:-1]):  # candidates in attempt order (stable reports)
+        order = np.argsort(aids, kind="stable")
+        aids, sts, masks, scores = aids[order], sts[order], masks[order], scores[order]
+    return {"attempt_ids": aids, "station_ids": sts, "masks": masks, "scores": scores.astype(np.float64),
+            "pending": int(pending)}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -375,6 +398,7 @@ def analyse_form(form: PaperForm, session_ids, *, groups_by_station: bool = Fals
     "data", "notes", "seconds", "irt"}`` or None when fewer than 2 candidates are complete."""
     t0 = time.perf_counter()
     slots = form_slots(form.id)
+    owned = data is None  # rows loaded here may be modified in place by the matrix builder
     data = data if data is not None else load_rows(form.id, session_ids)
     n = data["masks"].shape[0]
     if n < 2 or not slots:
@@ -384,7 +408,7 @@ def analyse_form(form: PaperForm, session_ids, *, groups_by_station: bool = Fals
     matrix, notes = matrix_from_masks(
         [f"a{a}" for a in data["attempt_ids"]], [s.label for s in slots], [s.kind for s in slots],
         [s.key for s in slots], [s.n_options for s in slots], [s.points for s in slots], data["masks"],
-        data["scores"])
+        data["scores"], copy_scores=not owned)
     groups = None
     if groups_by_station:
         codes = dict(db.session.execute(select(Station.id, Station.code)).all())
