@@ -13,8 +13,9 @@ PostgreSQL to scratch databases ``examsys_bench_backup`` / ``examsys_bench_resto
 
 Then times ``create_backup`` (the archive) and ``restore_backup`` into a fresh, empty database and media
 directory (a new machine), checks the row counts of every table, and prints sizes and times.
-Target (issue 7): backup ≤ 60 s and restore ≤ 60 s each way. The machine is shared: the load average is
-printed with the figures.
+Target (issue 7): backup ≤ 60 s and restore ≤ 60 s each way (a missed target is reported; the exit status
+stays 0). Without a reachable PostgreSQL only SQLite runs. The machine is shared: the load average is printed
+with the figures.
 """
 from __future__ import annotations
 
@@ -53,6 +54,17 @@ def make_app(url: str, root: Path):
 
 def pg_admin():
     return create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+
+
+def pg_reachable() -> bool:
+    try:
+        eng = pg_admin()
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        eng.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: no PostgreSQL for this run
+        return False
 
 
 def pg_database(name: str) -> str:
@@ -326,8 +338,13 @@ def main() -> int:
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cpus: {os.cpu_count()}")
     tmp = Path(tempfile.mkdtemp(prefix="examsys-bench-backup-"))
     ok = True
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    if "postgresql" in backends and not pg_reachable():
+        print(f"== postgresql: skipped, {make_url(PG_URL).render_as_string(hide_password=True)} is not reachable "
+              f"(BENCH_PG_URL)")
+        backends = tuple(b for b in backends if b != "postgresql")
     try:
-        for backend in (("sqlite", "postgresql") if args.backend == "both" else (args.backend,)):
+        for backend in backends:
             ok = run(backend, args, tmp / backend) and ok
     finally:
         if args.keep:
@@ -335,7 +352,8 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    return 0 if ok else 1
+    print("all targets met" if ok else "a target was NOT met (see above)")
+    return 0  # a missed target is reported, not an error (bench/README.md)
 
 
 if __name__ == "__main__":
