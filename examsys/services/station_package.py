@@ -133,7 +133,7 @@ def key_id(secret: bytes) -> str:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
     try:
         os.chmod(tmp, 0o600)
@@ -331,6 +331,8 @@ def _open(path: Path, kind: str) -> tuple[dict, dict, dict[str, bytes], bytes]:
         station = _check_code(str(manifest.get("station") or ""))
         secret = load_key(station)
         mbytes = z.read("manifest.json")
+        if z.getinfo("signature").file_size > 1024:
+            raise PackageError(_("%(file)s is not a station package.", file=path), "not_package")
         sig_text = z.read("signature").decode("ascii", "replace").strip()
         expected = hmac.new(_derive(secret, b"sign"), mbytes, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(sig_text.encode(), f"HMAC-SHA256 {expected}".encode()):
@@ -532,14 +534,10 @@ def import_exam_package(path: str | Path, *, actor=None) -> PackageReport:
             "This package was already imported on %(when)s (session %(id)s); nothing was changed.",
             when=_local(done[0].at), id=sid))
     try:
-        report = _apply_exam(package_id, code, content, media, actor)
-    except PackageError:
+        return _apply_exam(package_id, code, content, media, actor)
+    except Exception:  # all or nothing
         db.session.rollback()
         raise
-    except Exception:
-        db.session.rollback()
-        raise
-    return report
 
 
 def _apply_exam(package_id: str, code: str, content: dict, media: dict[str, bytes], actor) -> PackageReport:

@@ -333,3 +333,39 @@ def test_export_refusals_and_the_cli(world):
     (world["tmp"] / "junk.key").write_text("{}")
     res = srun.invoke(args=["station", "install-key", str(world["tmp"] / "junk.key")])
     assert res.exit_code == 1
+
+
+def test_the_station_import_is_all_or_nothing(world, monkeypatch):
+    station = world["station"]
+    _r, pkg = _export(world)
+    before = _rows(station, ExamSession, ExamCandidate, ExamAttempt, ItemVersion, PaperItem, AuditLog)
+    from examsys.services import pii
+    real, calls = pii.encrypt, []
+
+    def failing(value):
+        calls.append(value)
+        if len(calls) == 3:  # the second candidate
+            raise RuntimeError("simulated failure")
+        return real(value)
+    monkeypatch.setattr(pii, "encrypt", failing)
+    with station.app_context():
+        with pytest.raises(RuntimeError):
+            SP.import_exam_package(pkg)
+        db.session.remove()
+    monkeypatch.undo()
+    assert _rows(station, ExamSession, ExamCandidate, ExamAttempt, ItemVersion, PaperItem, AuditLog) == before
+    rep = _import(station, pkg, SP.import_exam_package)  # then it goes through, once
+    assert not rep.already and rep.counts["candidates"] == 4
+    # a different package with the same admission numbers is refused
+    with world["central"].app_context():
+        sess = db.session.get(ExamSession, world["session_id"])
+        sess.name = "改名后的场次"
+        db.session.commit()
+        db.session.remove()
+    _r2, pkg2 = _export(world, "renamed.pkg")
+    assert _r2.package_id != rep.package_id
+    with station.app_context():
+        with pytest.raises(SP.PackageError) as e:
+            SP.import_exam_package(pkg2)
+        assert e.value.code == "ticket_taken"
+        db.session.remove()
