@@ -13,6 +13,8 @@ admins see all. Opening a sitting refreshes its statistics when its marking chan
 """
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,6 +31,7 @@ from ..services.stats_loop import REMARK_ROLES, REVIEW_ROLES
 from . import charts
 
 bp = Blueprint("stats", __name__, url_prefix="/stats", cli_group="stats")
+log = logging.getLogger(__name__)
 REFRESH_ROLES = ("admin", "reviewer", "station_manager")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FLAG_CODES = ("possible_miskey", "negative_discrimination", "low_discrimination", "too_easy", "too_hard",
@@ -137,9 +140,14 @@ def _pick_run(runs, label):
 def sitting(session_id: int):
     try:
         sess = stats_service.session_for(current_user, session_id)
-        info = stats_service.refresh_session(sess.id, trigger="view", actor=current_user)
     except StatsError as e:
         return _error(e)
+    try:
+        info = stats_service.refresh_session(sess.id, trigger="view", actor=current_user)
+    except Exception:  # noqa: BLE001 - show the last stored statistics rather than fail the page
+        log.exception("item statistics refresh failed for session %s", sess.id)
+        flash(_("The statistics could not be brought up to date; the last computed ones are shown."), "error")
+        info = {"changed": False}
     runs = stats_service.current_runs(sess.id)
     run = _pick_run(runs, request.args.get("form", ""))
     flag = request.args.get("flag", "")

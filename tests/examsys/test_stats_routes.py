@@ -206,3 +206,16 @@ def test_empty_sitting_page(app, users, station):
     c = _client(app, "station_manager")
     html = c.get(f"/stats/session/{s['session_id']}").get_data(as_text=True)
     assert 'id="no-run"' in html
+
+
+def test_a_failing_refresh_shows_the_last_statistics(app, sitting, monkeypatch):
+    from examsys.services import stats as stats_service
+
+    def boom(*a, **kw):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(stats_service, "refresh_session", boom)
+    c = _client(app, "admin")
+    r = c.get(f"/stats/session/{sitting['session_id']}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "统计未能更新" in html and 'id="test-summary"' in html
