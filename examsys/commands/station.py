@@ -119,6 +119,20 @@ def register(cli) -> None:
         if r.message:
             click.echo(r.message, err=True)
 
+    @station_group.command("mark")
+    @click.option("--session", "session_id", type=int, required=True, help="The exam session's id.")
+    @with_appcontext
+    def mark(session_id):
+        """Machine-mark a session again (after an import whose marking failed); idempotent."""
+        from ..services import marking_hooks
+        from ..services.marking import MarkingError
+        try:
+            r = marking_hooks.mark_session(session_id)
+        except MarkingError as e:
+            click.echo(f"Refused: {e}", err=True)
+            sys.exit(1)
+        click.echo(f"Machine-marked {r.get('marked', 0)} answer sheet(s) of session {session_id}.")
+
     @station_group.command("inspect")
     @click.argument("package", type=click.Path(dir_okay=False))
     @with_appcontext

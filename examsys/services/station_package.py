@@ -741,7 +741,7 @@ def import_results_package(path: str | Path, *, actor=None, mark: bool = True) -
             db.session.rollback()
             current_app.logger.exception("marking after the results import failed")
             report.message = _("The results were imported, but machine marking failed (%(error)s); run "
-                               "`examsys marking mark-session %(id)s`.", error=str(e), id=report.session_id)
+                               "`examsys station mark --session %(id)s`.", error=str(e), id=report.session_id)
     return report
 
 

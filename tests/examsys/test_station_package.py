@@ -327,6 +327,10 @@ def test_export_refusals_and_the_cli(world):
             SP.export_exam_package(world["session_id"], world["tmp"] / "late.pkg")
         assert e.value.code == "started"
         db.session.remove()
+    res = runner.invoke(args=["station", "mark", "--session", str(world["session_id"])])
+    assert res.exit_code == 0 and "Machine-marked 0" in res.output, res.output
+    res = runner.invoke(args=["station", "mark", "--session", "9999"])
+    assert res.exit_code == 1 and "Refused" in res.output
     # keys: keygen refuses to overwrite; install-key refuses a file that is not a key
     res = runner.invoke(args=["station", "keygen", "F-001"])
     assert res.exit_code == 1 and "--force" in res.output
