@@ -139,6 +139,20 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def pg_cpu(dbname: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to ``dbname`` (process titles name the database)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres:") and f" {dbname} " in title:
+                total += proc_cpu(int(entry.name))
+    return total
+
+
 def proc_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -480,9 +494,9 @@ async def settle(server_cpu, most: float) -> None:
 
 
 async def capacity(cl: Client, cands: list[Candidate], path_base: str | None, step_s: float, rng: random.Random,
-                   start_rate: float, max_rate: float, label: str, server_cpu) -> tuple[float, list]:
+                   start_rate: float, max_rate: float, label: str, server_cpu, db_cpu) -> tuple[float, list]:
     """Open-loop steps of save rate (×1.4, then one step halfway back after the first miss); returns
-    (capacity, [(target, achieved, p50, p99, errors)])."""
+    (capacity, [(target, achieved, p50, p99, errors, server CPU ms per save, PostgreSQL CPU ms per save)])."""
     rows = []
     best = 0.0
     rate = start_rate
@@ -493,6 +507,7 @@ async def capacity(cl: Client, cands: list[Candidate], path_base: str | None, st
         n = int(rate * step_s)
         t0 = time.monotonic() + 0.2
         free = collections.deque(live)
+        cpu0, db0 = server_cpu(), db_cpu()
 
         async def one(k: int):
             due = t0 + k / rate
@@ -509,10 +524,13 @@ async def capacity(cl: Client, cands: list[Candidate], path_base: str | None, st
         span = st.last - t0
         achieved = st.n / span if span > 0 else 0.0
         p99 = st.pct(99)
-        rows.append((rate, achieved, st.pct(50), p99, st.n_errors))
-        log(f"  {label:<8} target {rate:6.0f}/s achieved {achieved:6.1f}/s p50 {st.pct(50):7.1f} "
-            f"p99 {p99:7.1f} ms errors {st.n_errors}")
         await settle(server_cpu, 2.0)
+        cpu_ms = (server_cpu() - cpu0) * 1000 / max(1, st.n)
+        db_ms = (db_cpu() - db0) * 1000 / max(1, st.n)
+        rows.append((rate, achieved, st.pct(50), p99, st.n_errors, cpu_ms, db_ms))
+        log(f"  {label:<8} target {rate:6.0f}/s achieved {achieved:6.1f}/s p50 {st.pct(50):7.1f} "
+            f"p99 {p99:7.1f} ms errors {st.n_errors}; CPU per save: server {cpu_ms:.1f} ms, "
+            f"PostgreSQL {db_ms:.1f} ms")
         if p99 > 250 or st.n_errors or achieved < 0.9 * rate:
             if refined or best == 0.0:
                 break
@@ -676,10 +694,13 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             # 1. start burst
             log(f"start burst: {len(cands)} candidates log in and open the paper within {args.burst_window} s")
             prof = start_profile(examsys, None, workdir / "profile-start.txt") if args.profile else None
-            cpu0 = examsys.cpu()
+            cpu0, db0 = examsys.cpu(), pg_cpu(args.db_name)
             t = time.monotonic()
             st_start = await start_burst(cl, cands, args.burst_window, rng)
-            log(f"  done in {time.monotonic() - t:.1f} s, server CPU {examsys.cpu() - cpu0:.1f} s")
+            n_req = st_start["request"].n
+            log(f"  done in {time.monotonic() - t:.1f} s; CPU per request: server "
+                f"{(examsys.cpu() - cpu0) * 1000 / n_req:.1f} ms, "
+                f"PostgreSQL {(pg_cpu(args.db_name) - db0) * 1000 / n_req:.1f} ms")
             stop_profile(prof, workdir / "profile-start.txt", "start burst")
             for s in st_start.values():
                 log("  " + s.line())
@@ -693,40 +714,55 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             log(f"steady state: {sum(c.ready for c in cands)} candidates, save every {args.save_every} s, "
                 f"heartbeat every {args.heartbeat_every} s, for {args.duration} s")
             rss0 = examsys.rss()
-            cpu0 = examsys.cpu()
+            cpu0, db0 = examsys.cpu(), pg_cpu(args.db_name)
             prof_path = workdir / "profile-steady.txt"
             prof = start_profile(examsys, args.profile, prof_path) if args.profile else None
             t = time.monotonic()
             st_steady = await steady(cl, cands, args.duration, args.save_every, args.heartbeat_every, rng)
             wall = time.monotonic() - t
             cpu = examsys.cpu() - cpu0
+            n_req = st_steady["save"].n + st_steady["heartbeat"].n
+            log(f"  CPU per request (saves and heartbeats): server {cpu * 1000 / max(1, n_req):.1f} ms, "
+                f"PostgreSQL {(pg_cpu(args.db_name) - db0) * 1000 / max(1, n_req):.1f} ms")
             log(f"  {st_steady['save'].line()}")
             log(f"  {st_steady['heartbeat'].line()}")
             log(f"  examsys workers CPU {cpu:.1f} s over {wall:.0f} s ({cpu / wall:.0%} of one core); "
                 f"RSS {rss0} -> {examsys.rss()} MB; load average {os.getloadavg()[0]:.1f}")
             report.append(f"steady state     {pct_line(st_steady['save'], 250)}; save p50 "
-                          f"{st_steady['save'].pct(50):.0f} ms; heartbeat p99 {st_steady['heartbeat'].pct(99):.0f} ms, errors "
+                          f"{st_steady['save'].pct(50):.0f} ms; heartbeat p99 "
+                          f"{st_steady['heartbeat'].pct(99):.0f} ms, errors "
                           f"{st_steady['heartbeat'].n_errors}; RSS {rss0} -> {examsys.rss()} MB")
             await settle(examsys.cpu, 120)
             stop_profile(prof, prof_path, "steady state", wait=args.profile + 60)
             # 3. capacity, examsys then bare
             if not args.skip_capacity:
                 log(f"capacity: open-loop save steps of {args.step} s, x{FACTOR}, until p99 > 250 ms")
+                def db_cpu():
+                    return pg_cpu(args.db_name)
                 cap_e, rows_e = await capacity(cl, cands, None, args.step, rng, args.start_rate, args.max_rate,
-                                               "examsys", examsys.cpu)
+                                               "examsys", examsys.cpu, db_cpu)
                 bare_cl = Client(http, bare.base)
                 cap_b, rows_b = await capacity(bare_cl, cands, "/bare/attempts/{aid}/answers", args.step, rng,
-                                               args.start_rate, args.max_rate, "bare", bare.cpu)
+                                               args.start_rate, args.max_rate, "bare", bare.cpu, db_cpu)
                 ratio = cap_e / cap_b if cap_b else float("nan")
+                # CPU per save (median over the steps): robust to other load on the machine, unlike latency
+                srv_e, db_e = (float(np.median([r[k] for r in rows_e])) for k in (5, 6))
+                srv_b, db_b = (float(np.median([r[k] for r in rows_b])) for k in (5, 6))
                 report.append(f"capacity         examsys {cap_e:.0f} saves/s, bare {cap_b:.0f} saves/s at p99 <= 250 "
                               f"ms: ratio {ratio:.2f} ({'PASS' if ratio >= 0.5 else 'MISS'}, aim >= 0.5)")
+                report.append(f"CPU per save     examsys {srv_e:.1f} ms server + {db_e:.1f} ms PostgreSQL, bare "
+                              f"{srv_b:.1f} + {db_b:.1f} ms: CPU ratio bare/examsys "
+                              f"{(srv_b + db_b) / (srv_e + db_e):.2f}; 2 idle cores would allow about "
+                              f"{2000 / (srv_e + db_e):.0f} vs {2000 / (srv_b + db_b):.0f} saves/s")
             # 4. deadline burst
             log(f"deadline burst: every candidate hands in within {args.submit_window} s (10% twice)")
             prof = start_profile(examsys, None, workdir / "profile-submit.txt") if args.profile else None
-            cpu0 = examsys.cpu()
+            cpu0, db0 = examsys.cpu(), pg_cpu(args.db_name)
             st_submit = await deadline_burst(cl, cands, args.submit_window, rng)
-            log(f"  {st_submit.line()}; server CPU {examsys.cpu() - cpu0:.1f} s")
+            log(f"  {st_submit.line()}")
             await settle(examsys.cpu, 120)
+            log(f"  CPU per hand-in: server {(examsys.cpu() - cpu0) * 1000 / max(1, st_submit.n):.1f} ms, "
+                f"PostgreSQL {(pg_cpu(args.db_name) - db0) * 1000 / max(1, st_submit.n):.1f} ms")
             stop_profile(prof, workdir / "profile-submit.txt", "deadline burst")
             chk = check_attempts(db_url, info["session_id"])
             acked = sum(1 for c in cands if c.submits)
@@ -745,10 +781,11 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
                       f"(user+system) over the run; load average {os.getloadavg()[0]:.1f}")
         report.append(f"servers          {examsys.cmd}; worker boot {examsys.boot_s:.1f} s")
         if not args.skip_capacity:
-            report.append("capacity steps   target/s achieved/s p50 ms p99 ms errors")
+            report.append("capacity steps   target/s achieved/s p50 ms p99 ms errors  CPU ms/save: server  PostgreSQL")
             for label, rows in (("examsys", rows_e), ("bare", rows_b)):
                 for r in rows:
-                    report.append(f"  {label:<8} {r[0]:8.0f} {r[1]:10.1f} {r[2]:6.1f} {r[3]:7.1f} {r[4]:6d}")
+                    report.append(f"  {label:<8} {r[0]:8.0f} {r[1]:10.1f} {r[2]:6.1f} {r[3]:7.1f} {r[4]:6d} "
+                                  f"{r[5]:20.1f} {r[6]:11.1f}")
         print("\n== delivery_load summary " + "=" * 60)
         for line in report:
             print(line)
@@ -769,7 +806,7 @@ def main() -> int:
     ap.add_argument("--burst-window", type=float, default=10.0)
     ap.add_argument("--submit-window", type=float, default=3.0)
     ap.add_argument("--step", type=float, help="capacity step seconds (default 15, --quick 5)")
-    ap.add_argument("--start-rate", type=float, default=20.0)
+    ap.add_argument("--start-rate", type=float, default=10.0)
     ap.add_argument("--max-rate", type=float, default=3000.0)
     ap.add_argument("--skip-capacity", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
