@@ -1,0 +1,72 @@
+"""Readable Chinese and working links on the finished pages (admin, bank, papers): regressions found by
+walking the README tour in a browser."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from examsys.services import audit
+from examsys.services import items as item_service
+from examsys.extensions import db
+
+from . import papers_support as S
+from .conftest import csrf_token
+from .test_bank_io import ITEMS, _setup
+from .test_papers import assemble, save_blueprint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_audit_log_shows_chinese_values_not_unicode_escapes(app, client, login_as):
+    with app.app_context():
+        audit.record("station.create", "station", 9, actor_label="admin", after={"name": "质检鉴定站", "n": 2,
+                                                                                 "ok": True, "x": None})
+        db.session.commit()
+    login_as("admin")
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert "质检鉴定站" in html and "\\u8d28" not in html
+    assert '{"n": 2, "name": "质检鉴定站", "ok": true, "x": null}' in html
+    assert 'class="grid audit-log"' in html
+
+
+def test_item_page_audit_entries_show_chinese_not_unicode_escapes(app, client, login_as):
+    _setup(app)
+    login_as("admin")
+    html = client.get("/bank/items/1").get_data(as_text=True)
+    audit_block = html.split('id="audit"', 1)[1]
+    assert ITEMS[0]["options"][0] in audit_block and "\\u" not in audit_block
+
+
+def test_bank_io_links_only_for_roles_that_may_use_them(app, client, login_as):
+    _setup(app)
+    login_as("station_manager")
+    html = client.get("/bank/").get_data(as_text=True)
+    assert 'href="/bank/import"' not in html and 'href="/bank/template.xlsx"' not in html
+    assert client.get("/bank/import").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/bank/")})
+    login_as("writer")
+    assert 'href="/bank/import"' in client.get("/bank/").get_data(as_text=True)
+
+
+def test_constraint_report_names_item_types_in_chinese(app, client, login_as, users):
+    occ_id = S.seed_bank(app)
+    login_as("admin")
+    bid = save_blueprint(app, occ_id)
+    resp = assemble(client, bid, station_id=users["station_manager"].station_id)
+    assert resp.status_code == 302
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    cells = re.findall(r"<td>([^<]*)</td>", html.split('id="report-A"', 1)[1].split("</table>", 1)[0])
+    assert "single_choice" not in cells and "true_false" not in cells
+    assert "单选" in cells
+
+
+def test_blueprint_page_actions_are_not_a_form_inside_a_paragraph(app, client, login_as):
+    occ_id = S.seed_bank(app)
+    login_as("admin")
+    html = client.get(f"/papers/blueprints/{save_blueprint(app, occ_id)}").get_data(as_text=True)
+    assert not re.search(r"<p[^>]*>(?:(?!</p>).)*<form", html, re.S)
+
+
+def test_field_rows_and_range_inputs_have_their_styles():
+    css = (ROOT / "static" / "css" / "app.css").read_text(encoding="utf-8")
+    assert ".row-fields" in css and ".filters .range" in css and "table.audit-log code" in css
