@@ -70,3 +70,13 @@ def test_blueprint_page_actions_are_not_a_form_inside_a_paragraph(app, client, l
 def test_field_rows_and_range_inputs_have_their_styles():
     css = (ROOT / "static" / "css" / "app.css").read_text(encoding="utf-8")
     assert ".row-fields" in css and ".filters .range" in css and "table.audit-log code" in css
+
+
+def test_blueprint_coverage_all_is_translated(app, client, login_as):
+    occ_id = S.seed_bank(app)
+    spec = S.blueprint()
+    spec["theory"]["coverage"] = {**spec["theory"].get("coverage", {}), "x_points": "all"}
+    login_as("admin")
+    html = client.get(f"/papers/blueprints/{save_blueprint(app, occ_id, spec)}").get_data(as_text=True)
+    summary = html.split('id="theory-summary"', 1)[1].split("</section>", 1)[0]
+    assert "= 全部" in summary and "= all" not in summary
