@@ -259,16 +259,24 @@ def template_bytes() -> bytes:
 
 def problem_text(p: Problem, lang: str = "zh") -> str:
     """'sheet items, row 7, column F (key): message' — where, then what."""
+    from question_bank.messages import field_label_zh
+    msg = p.message_zh if lang == "zh" else p.message_en
     where = []
     if p.sheet:
-        where.append(("工作表 " if lang == "zh" else "sheet ") + str(p.sheet))
+        is_file = Path(str(p.sheet)).suffix.lower().lstrip(".") in FORMATS + ("txt",)  # GIFT/XML/QTI: no sheets
+        where.append(("文件 " if is_file else "工作表 ") if lang == "zh" else ("file " if is_file else "sheet "))
+        where[-1] += str(p.sheet)
     if p.row:
         where.append((f"第 {p.row} 行" if lang == "zh" else f"row {p.row}"))
     if p.column:
         where.append((f"{p.column} 列" if lang == "zh" else f"column {p.column}"))
     if p.field:
-        where.append(f"({p.field})")
-    msg = p.message_zh if lang == "zh" else p.message_en
+        if lang != "zh":
+            where.append(f"({p.field})")
+        else:  # a Chinese label, and only when the message does not name the field already
+            label = field_label_zh(p.field)
+            if label != p.field and label not in msg:
+                where.append(f"（{label}）")
     return (" ".join(where) + ": " if where else "") + msg
 
 

@@ -2,6 +2,7 @@
 walking the README tour in a browser."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -80,3 +81,17 @@ def test_blueprint_coverage_all_is_translated(app, client, login_as):
     html = client.get(f"/papers/blueprints/{save_blueprint(app, occ_id, spec)}").get_data(as_text=True)
     summary = html.split('id="theory-summary"', 1)[1].split("</section>", 1)[0]
     assert "= 全部" in summary and "= all" not in summary
+
+
+def test_import_problems_read_as_chinese(app, client, login_as):
+    _setup(app)
+    login_as("writer")
+    gift = "$CATEGORY: $course$/top/数控编程\n\n::q1:: 数控车床上 G00 指令表示（ ）。{=快速定位 ~直线插补 ~圆弧插补}\n"
+    resp = client.post("/bank/import", data={"csrf_token": csrf_token(client, "/bank/import"),
+                                             "file": (io.BytesIO(gift.encode("utf-8")), "other.gift")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400
+    block = resp.get_data(as_text=True).split('id="import-problems"', 1)[1].split("</div>", 1)[0]
+    problems = re.findall(r"<li>(.*?)</li>", block, re.S)
+    assert problems and all(p.startswith("文件 other.gift") for p in problems), problems
+    assert not any(re.search(r"\((kp|occupation|grades)\)", p) for p in problems), problems
