@@ -17,6 +17,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @roles_required(Role.ADMIN)
 def users():
     form = UserForm()
+    from ..template_helpers import ROLE_NAMES, _pick
+    form.role.choices = [(r.value, _pick(ROLE_NAMES, r.value)) for r in Role]
     form.station_id.choices = [(0, "—")] + [(s.id, f"{s.code} {s.name}") for s in user_service.list_stations()]
     status = 200
     if form.validate_on_submit():
