@@ -671,9 +671,9 @@ def area_summary(run: AnalysisRun) -> dict:
     for st, _item, ver in rows:
         info = kp_index.get(ver.kp_code)
         area = info.area if info is not None else (ver.kp_code.split("-")[0] if ver.kp_code else "?")
-        a = areas.setdefault(area, {"area": area, "name": names.get(area, ""), "items": 0, "points": 0.0,
+        a = areas.setdefault(area, {"area": area, "name": names.get(area, ""), "n_items": 0, "points": 0.0,
                                     "p": [], "expected": [], "flags": 0})
-        a["items"] += 1
+        a["n_items"] += 1
         a["points"] += st.max_points
         if st.p is not None:
             a["p"].append(st.p)

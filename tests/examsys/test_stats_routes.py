@@ -219,3 +219,22 @@ def test_a_failing_refresh_shows_the_last_statistics(app, sitting, monkeypatch):
     r = c.get(f"/stats/session/{sitting['session_id']}")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "统计未能更新" in html and 'id="test-summary"' in html
+
+
+def test_areas_against_the_blueprint_window(app, sitting):
+    from examsys import clock
+    from examsys.models import Blueprint, Paper
+    with app.app_context():
+        paper = db.session.get(Paper, sitting["paper_id"])
+        bp = Blueprint(occupation_id=paper.occupation_id, grade=4, name="方案", spec_hash="x",
+                       spec={"theory": {"difficulty": {"mean_p": [0.63, 0.69]}}}, created_at=clock.now(),
+                       updated_at=clock.now())
+        db.session.add(bp)
+        db.session.flush()
+        paper.blueprint_id = bp.id
+        db.session.commit()
+    c = _client(app, "examiner")
+    html = c.get(f"/stats/run/{sitting['run_id']}/areas").get_data(as_text=True)
+    assert 'id="window"' in html and "0.63" in html and "0.69" in html
+    row = re.search(r'<tr class="area-row" data-area="A">(.*?)</tr>', html, re.S).group(1)
+    assert '<td class="num">12</td>' in row and "status-low" in row  # simulated mean p ≈ 0.5 < 0.63
