@@ -8,7 +8,9 @@ every result; the bench uses it to count the greedy baseline's violations.
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -24,8 +26,10 @@ _EPS = 1e-6
 
 @dataclass(frozen=True)
 class RuleCheck:
-    """One rule checked: ``target`` and ``achieved`` are short human-readable strings
-    (e.g. ``"[0.63, 0.69]"`` and ``"0.6612"``); ``form`` is the form label or None for cross-form rules."""
+    """One rule checked: ``target`` and ``achieved`` are short human-readable strings in English
+    (e.g. ``"[0.63, 0.69]"`` and ``"0.6612"``, ``"no item twice"`` and ``"ok"``), ``target_zh`` and
+    ``achieved_zh`` the same in Chinese (equal to the English text when it has no words, such as
+    ``"= 25"``); ``form`` is the form label or None for cross-form rules."""
 
     rule: str
     part: str
@@ -34,10 +38,19 @@ class RuleCheck:
     target: str
     achieved: str
     passed: bool
+    target_zh: str | None = None
+    achieved_zh: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.target_zh is None:
+            object.__setattr__(self, "target_zh", zh_text(self.target))
+        if self.achieved_zh is None:
+            object.__setattr__(self, "achieved_zh", zh_text(self.achieved))
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "part": self.part, "form": self.form, "subject": self.subject,
-                "target": self.target, "achieved": self.achieved, "passed": self.passed}
+                "target": self.target, "achieved": self.achieved, "passed": self.passed,
+                "target_zh": self.target_zh, "achieved_zh": self.achieved_zh}
 
     def __str__(self) -> str:
         where = f" form {self.form}" if self.form else ""
@@ -71,6 +84,80 @@ class CheckReport:
             return f"all {len(self.checks)} checks passed"
         return f"{len(self.violations)} of {len(self.checks)} checks failed: " + "; ".join(
             str(v) for v in self.violations[:8])
+
+
+# The checker writes its texts in English; these patterns give the Chinese for every text it can write (and so
+# also for reports stored before the Chinese texts were stored with them). A text without words ("= 25",
+# "[0.63, 0.69]", "0.6612", "12.5 %") is the same in both languages.
+_ZH_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(rx), out) for rx, out in (
+    (r"ok", "符合"),
+    (r"no item twice", "同一试题不重复"),
+    (r"repeated: (?P<l>.+)", "重复：{l}"),
+    (r"every item eligible", "每道题都符合入选条件"),
+    (r"not eligible: (?P<l>.+)", "不符合入选条件：{l}"),
+    (r"types/points of the sections", "题型和分值符合方案"),
+    (r"not allowed: (?P<l>.+)", "题型或分值不符：{l}"),
+    (r"no theory part", "方案没有理论知识部分"),
+    (r"(?P<n>\d+) theory items", "{n} 道理论题"),
+    (r"only areas of the weight table", "只用比重表中的鉴定范围"),
+    (r"items from (?P<l>.+)", "含以下范围的试题：{l}"),
+    (r"every X point", "覆盖每个 X 类鉴定点"),
+    (r"not checked \(no taxonomy given\)", "未检查（未提供细目表）"),
+    (r"(?P<n>\d+) X points ≥ (?P<m>\d+)", "{n} 个 X 类鉴定点各至少 {m} 题"),
+    (r"(?P<n>\d+) covered", "已覆盖 {n} 个"),
+    (r"(?P<n>\d+) covered; missing (?P<l>.+)", "已覆盖 {n} 个；未覆盖：{l}"),
+    (r"≤ (?P<n>\S+) per point", "每个鉴定点至多 {n} 题"),
+    (r"max (?P<n>\d+)", "最多 {n} 题"),
+    (r"max (?P<n>\d+); over: (?P<l>.+)", "最多 {n} 题；超出：{l}"),
+    (r"≤ (?P<n>\S+) items", "至多 {n} 题"),
+    (r"≤ (?P<n>\S+) points", "至多 {n} 分"),
+    (r"≤ (?P<n>\S+) min", "至多 {n} 分钟"),
+    (r"(?P<n>[\d.]+) min", "{n} 分钟"),
+    (r"only modules of the blueprint", "只用方案中的模块"),
+    (r"tasks from (?P<l>.+)", "含以下模块的试题：{l}"),
+    (r"no practical part", "方案没有操作技能部分"),
+    (r"(?P<n>\d+) tasks", "{n} 道操作技能题"),
+    (r"0 or (?P<n>\d+)", "0 或 {n}"),
+    (r"= (?P<n>\d+) modules", "= {n} 个模块"),
+    (r"station has every tool", "鉴定站具备全部设备"),
+    (r"missing for (?P<l>.+)", "缺设备的试题：{l}"),
+    (r"≤ 1 item per enemy group", "每个互斥组至多 1 题"),
+    (r"clash in (?P<l>.+)", "互斥组冲突：{l}"),
+    (r"all or none of each set", "题组全选或全不选"),
+    (r"incomplete: (?P<l>.+)", "题组不完整：{l}"),
+    (r"(?P<n>\d+) anchors present", "{n} 道锚题都在卷中"),
+    (r"missing (?P<l>.+)", "缺少：{l}"),
+    (r"≤ (?P<n>\d+) form\(s\) per item", "每题至多用于 {n} 套试卷"),
+    (r"(?P<n>\d+) items over: (?P<l>.+)", "{n} 道题超出：{l}"),
+))
+
+
+def _zh_list(text: str) -> str:
+    """``"['Q1', 'Q2']"`` → ``"Q1、Q2"`` (enemy groups of the blueprint as 方案互斥组 k)."""
+    try:
+        values = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    if not isinstance(values, (list, tuple)):
+        return text
+    out = []
+    for v in values:
+        m = re.fullmatch(r"blueprint-enemies\[(\d+)\]", str(v))
+        out.append(f"方案互斥组{int(m.group(1)) + 1}" if m else str(v))
+    return "、".join(out)
+
+
+def zh_text(text: str) -> str:
+    """The Chinese of a target or achieved text of :func:`check_forms` (see :class:`RuleCheck`): e.g.
+    ``"no item twice"`` → ``"同一试题不重复"``, ``"25 covered; missing ['B-A-001']"`` →
+    ``"已覆盖 25 个；未覆盖：B-A-001"``. Texts without words come back unchanged."""
+    text = str(text)
+    for rx, out in _ZH_PATTERNS:
+        m = rx.fullmatch(text)
+        if m:
+            parts = {k: (_zh_list(v) if k == "l" else v) for k, v in m.groupdict().items()}
+            return out.format(**parts)
+    return text
 
 
 def _f(x: float) -> str:
@@ -297,4 +384,4 @@ def check_forms(forms: Sequence[Sequence["Candidate"]], blueprint: Blueprint | M
     return CheckReport(tuple(checks))
 
 
-__all__ = ["RuleCheck", "CheckReport", "check_forms"]
+__all__ = ["RuleCheck", "CheckReport", "check_forms", "zh_text"]

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import yaml
 from sqlalchemy import func, select
 
+from question_bank import assembly_check as qb_check
 from question_bank import blueprint as qb_blueprint
 
 from .. import clock
@@ -545,7 +546,10 @@ def paper_view(paper: Paper) -> dict:
     kp_names = dict(db.session.execute(select(KnowledgeNode.code, KnowledgeNode.name).where(
         KnowledgeNode.occupation_id == occ.id)).all())
     report = paper.check_report or {}
-    checks = report.get("checks") or []
+    # papers assembled before the checker stored Chinese texts get them from the same translation
+    checks = [c if "target_zh" in c else {**c, "target_zh": qb_check.zh_text(c.get("target", "")),
+                                          "achieved_zh": qb_check.zh_text(c.get("achieved", ""))}
+              for c in report.get("checks") or []]
     forms = []
     for form in paper.forms:
         sections: list[dict] = []

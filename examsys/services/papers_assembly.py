@@ -68,7 +68,7 @@ def run(items: Sequence[Mapping[str, Any]], spec: Mapping[str, Any], kp_index: M
     if not result.ok:
         findings = [f.to_dict() for f in result.findings]
         if not findings and result.check is not None:
-            findings = [_finding("check_failed", f"检查未通过：{c.rule} {c.subject or ''} {c.form or ''} 目标 {c.target}，实际 {c.achieved}",
+            findings = [_finding("check_failed", f"检查未通过：{c.rule} {c.subject or ''} {c.form or ''} 目标 {c.target_zh}，实际 {c.achieved_zh}",
                                  f"check failed: {c.rule} {c.subject or ''} {c.form or ''} target {c.target}, achieved {c.achieved}",
                                  rule=c.rule, subject=c.subject)
                         for c in result.check.violations]

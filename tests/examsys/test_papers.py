@@ -3,6 +3,7 @@ the field with nothing stored, derive/upload/download, assembling from the datab
 report, same seed same paper, exposure recorded), infeasible explanations, print views, role and ownership."""
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
@@ -271,6 +272,34 @@ def test_assemble_stores_disjoint_forms_report_and_usage(app, admin, occ_id, use
         assert db.session.execute(select(AuditLog).where(AuditLog.action == "paper.assemble")).scalar_one()
     page = admin.get(f"/papers/{pid}").get_data(as_text=True)
     assert 'id="report-A"' in page and 'id="report-B"' in page and "全部" in page
+
+
+def test_constraint_report_speaks_the_ui_language(app, admin, occ_id):
+    """Targets and achieved values are Chinese on the Chinese UI (English on the English one), also for papers
+    whose stored report predates the Chinese texts."""
+    bid = save_blueprint(app, occ_id)
+    resp = assemble(admin, bid)
+    pid = int(resp.headers["Location"].rsplit("/", 1)[1])
+
+    def report_cells(page):
+        tables = re.findall(r'<table class="grid report".*?</table>', page, re.S)
+        return " ".join(re.sub(r"<[^>]+>", " ", t) for t in tables)
+
+    cells = report_cells(admin.get(f"/papers/{pid}").get_data(as_text=True))
+    assert "同一试题不重复" in cells and "符合" in cells and "每题至多用于 1 套试卷" in cells
+    assert not re.search(r"\b(no item twice|ok|covered|form\(s\)|per item|per point|min|items)\b", cells), cells
+    with app.app_context():  # a report stored before the Chinese texts were stored with it
+        paper = db.session.get(Paper, pid)
+        rep = copy.deepcopy(paper.check_report)
+        for c in rep["checks"]:
+            c.pop("target_zh"), c.pop("achieved_zh")
+        paper.check_report = rep
+        db.session.commit()
+    legacy = report_cells(admin.get(f"/papers/{pid}").get_data(as_text=True))
+    assert legacy == cells
+    admin.get("/lang/en")
+    english = report_cells(admin.get(f"/papers/{pid}").get_data(as_text=True))
+    assert "no item twice" in english and "≤ 1 form(s) per item" in english and "同一试题" not in english
 
 
 def test_same_seed_same_paper_other_seed_other_paper(app, admin, occ_id):
