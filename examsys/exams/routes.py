@@ -122,6 +122,6 @@ def tickets(session_id: int):
 @roles_required(*ROLES)
 def roster_csv(session_id: int):
     sess = _own_session(session_id)
-    return Response(roster_service.export_csv(sess.id), mimetype="text/csv; charset=utf-8",
+    return Response(roster_service.export_csv(sess.id), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=roster-{sess.id}.csv",
                              "Cache-Control": "no-store"})

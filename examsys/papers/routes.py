@@ -188,8 +188,8 @@ def download_blueprint(blueprint_id: int, fmt: str):
     if row is None or fmt not in ("yaml", "json"):
         abort(404)
     text = papers_service.dump_spec(row.spec, fmt)
-    mime = "application/json" if fmt == "json" else "application/yaml"
-    return Response(text, mimetype=mime, headers={
+    mime = "application/json" if fmt == "json" else "application/yaml; charset=utf-8"
+    return Response(text, content_type=mime, headers={
         "Content-Disposition": f'attachment; filename="blueprint-{row.id}-grade{row.grade}.{fmt}"'})
 
 

@@ -314,13 +314,19 @@ def login_code(candidate: ExamCandidate) -> str:
     return pii.decrypt(candidate.login_code_cipher)
 
 
+#: attempt statuses as the roster export names them (the same words as the proctor console)
+STATUS_LABELS_ZH = {"not_started": "未开始", "in_progress": "答题中", "submitted": "已交卷", "absent": "缺考"}
+
+
 def export_csv(session_id: int) -> str:
-    """The roster as CSV with masked ID numbers (never the full number)."""
+    """The roster as CSV with masked ID numbers (never the full number); the attempt status in Chinese
+    (``状态``) and as its stable code (``状态代码``: not_started, in_progress, submitted, absent) for scripts."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["准考证号", "姓名", "身份证号", "座位号", "试卷", "状态"])
+    w.writerow(["准考证号", "姓名", "身份证号", "座位号", "试卷", "状态", "状态代码"])
     for c, a in roster(session_id):
-        w.writerow([c.ticket_no, _csv_safe(c.name), c.id_masked, c.seat, c.form_label, a.status])
+        w.writerow([c.ticket_no, _csv_safe(c.name), c.id_masked, c.seat, c.form_label,
+                    STATUS_LABELS_ZH.get(a.status, a.status), a.status])
     return "\ufeff" + buf.getvalue()
 
 

@@ -218,7 +218,7 @@ def export(occ_id: int, fmt: str):
     data = taxonomy_service.taxonomy_dict(occ)
     if fmt == "yaml":
         body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-        return Response(body, mimetype="application/yaml",
+        return Response(body, content_type="application/yaml; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="taxonomy-{occ.code}.yaml"'})
     if fmt == "xlsx":
         buf = io.BytesIO()

@@ -124,3 +124,22 @@ def test_csv_export_neutralises_formulas(app, users, station, client):
     login(client, "station_manager")
     out = client.get(f"/exams/{info['session_id']}/roster.csv").get_data(as_text=True)
     assert "'=HYPERLINK(1)" in out
+
+
+def test_roster_export_names_statuses_in_chinese_with_their_codes(app, users, station, client):
+    import csv
+    import io
+    from examsys.models import ExamAttempt
+    clock.set_clock(clock.FrozenClock(T0 - _dt.timedelta(minutes=40)))
+    with app.app_context():
+        info = f.make_session(n_candidates=3, station_id=station.id)
+        atts = db.session.execute(select(ExamAttempt).order_by(ExamAttempt.id)).scalars().all()
+        atts[1].status, atts[2].status = "submitted", "absent"
+        db.session.commit()
+    login(client, "station_manager")
+    resp = client.get(f"/exams/{info['session_id']}/roster.csv")
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][-2:] == ["状态", "状态代码"]
+    assert sorted((r[-2], r[-1]) for r in rows[1:]) == [("已交卷", "submitted"), ("未开始", "not_started"),
+                                                        ("缺考", "absent")]

@@ -210,6 +210,7 @@ def test_upload_and_download_round_trip(app, admin, occ_id):
     j = admin.get(f"/papers/blueprints/{bid}/download.json")
     assert y.status_code == j.status_code == 200
     assert "attachment" in y.headers["Content-Disposition"]
+    assert y.headers["Content-Type"] == "application/yaml; charset=utf-8" and j.mimetype == "application/json"
     from question_bank.blueprint import blueprint_hash
     assert blueprint_hash(yaml.safe_load(y.get_data(as_text=True))) == blueprint_hash(json.loads(j.data))
     assert blueprint_hash(json.loads(j.data)) == blueprint_hash(S.blueprint())

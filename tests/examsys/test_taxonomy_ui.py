@@ -96,7 +96,9 @@ def test_import_yaml_and_xlsx_round_trip(app, client, login_as):
     login_as("admin")
     xlsx = client.get(f"/taxonomy/{occ_id}/export.xlsx")
     assert xlsx.status_code == 200
-    exported = yaml.safe_load(client.get(f"/taxonomy/{occ_id}/export.yaml").data)
+    resp = client.get(f"/taxonomy/{occ_id}/export.yaml")
+    assert resp.headers["Content-Type"] == "application/yaml; charset=utf-8"
+    exported = yaml.safe_load(resp.data)
     changed = dict(exported, occupation={"code": "6-31-01-03", "name": "电工", "work_type": "维修电工"})
     token = csrf_token(client, "/taxonomy/")
     resp = client.post("/taxonomy/import", data={"csrf_token": token,
