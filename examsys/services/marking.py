@@ -817,11 +817,15 @@ def script_view(user, script_id: int, *, adjudication: bool = False) -> dict:
                               ).scalar_one() if script.kind == "practical" else None
     marks = [m for m in script.marks if m.kind == MARK]
     own = next((m for m in marks if m.examiner_id == user.id), None)
+    sheet_total = sum(float(c["points"]) for c in content.get("criteria") or [])
     view = {"script": script, "pi": pi, "iv": iv, "content": content, "answer": answer, "seat": seat,
             "own": own, "levels": LEVELS, "published": result_locked(script),
-            "points_scale": pi.points / (sum(float(c["points"]) for c in content.get("criteria") or [])
+            "points_scale": pi.points / (sheet_total
                                          or sum(float(m["points"]) for m in content.get("marking_points") or [])
-                                         or pi.points)}
+                                         or pi.points),
+            # a practical sheet is scored on its own scale (usually 100) and counts with the task's weight
+            "sheet_total": sheet_total, "weighted": bool(sheet_total) and abs(sheet_total - pi.points) > 1e-9,
+            "weight": pi.weight}
     if adjudication:
         names = dict(db.session.execute(select(User.id, User.display_name).where(
             User.id.in_([m.examiner_id for m in marks] or [-1]))).all())

@@ -3,6 +3,7 @@
   "use strict";
   var form = document.getElementById("mark-form");
   var out = document.getElementById("live-total");
+  var outRaw = document.getElementById("live-raw");  // a practical sheet on its own scale (e.g. of 100)
   if (!form || !out) return;
   var LEVELS = { A: 1.0, B: 0.8, C: 0.6, D: 0.2, E: 0.0 };
   var scale = parseFloat(form.dataset.scale || "1") || 1;
@@ -24,8 +25,9 @@
           if (d === null) { ok = false; } else { sum += pts - d; }
         }
       });
-      sum *= scale;
       if (form.querySelector("input[name=veto]:checked")) { sum = 0; }
+      if (outRaw) { outRaw.textContent = ok ? fmt(sum) : "—"; }
+      sum *= scale;
     } else {
       var inputs = form.querySelectorAll("input[type=number]");
       inputs.forEach(function (inp) {

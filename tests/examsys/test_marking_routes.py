@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from examsys.extensions import db
-from examsys.models import CandidateResult, Mark, ResultChange, Script, User
+from examsys.models import CandidateResult, Mark, PaperItem, ResultChange, Script, User
 from examsys.services import marking as marking_service
 from examsys.services import results as results_service
 
@@ -23,6 +23,10 @@ from .test_marking_helpers import answer, finalise, items_of, make_practical_pap
 def world(app, users, station, make_user):
     """A finished sitting at the users' station: 2 candidates answered the short answer; a practical paper
     attached; ``examiner`` and ``examiner2`` assigned to every markable item; ``chief`` a chief examiner."""
+    return make_world(app, users, station, make_user)
+
+
+def make_world(app, users, station, make_user, **practical):
     make_user("examiner2", "examiner", station=station)
     make_user("chief", "examiner", station=station, is_chief=True)
     make_user("mgr2", "station_manager", station=station)
@@ -35,7 +39,7 @@ def world(app, users, station, make_user):
                                  "fill_blank": (d.get("answers") or [""])[0], "short_answer": "学生的答案"}[t])
             finalise(aid)
         mgr = db.session.get(User, users["station_manager"].id)
-        paper = make_practical_paper(s["occupation_id"], station_id=station.id)
+        paper = make_practical_paper(s["occupation_id"], station_id=station.id, **practical)
         sess = marking_service.get_session(s["session_id"])
         marking_service.save_settings(sess, mgr, double_marking=False, threshold_percent=10,
                                       practical_paper_id=paper.id, practical_form_label="A")
@@ -135,6 +139,30 @@ def test_practical_sheet_via_the_web(app, client, world):
     assert resp.status_code == 302
     with app.app_context():
         assert db.session.get(Script, world["practical"][1]).final_score == 0.0
+
+
+def test_weighted_practical_sheet_shows_sheet_score_and_weighted_points(app, client, users, station, make_user):
+    """The criteria are on the sheet's own scale (here 20 points) while the task counts 6 points (weight 30%):
+    the page says both and the stored score is the weighted one."""
+    world = make_world(app, users, station, make_user, points=(6.0, 4.0), weights=(30.0, 20.0))
+    login(client, "examiner")
+    sid = world["practical"][0]
+    with app.app_context():
+        pi = db.session.get(PaperItem, db.session.get(Script, sid).paper_item_id)
+        assert pi.points == 6.0 and pi.weight == 30.0
+    page = client.get(f"/marking/script/{sid}").get_data(as_text=True)
+    assert "计入成绩 6 分（评分表满分 20，权重 30%）" in page and "满分 6" not in page
+    assert ('评分 <strong id="live-raw">—</strong> / 20 → 按权重 30% 计 <strong id="live-total">—</strong> 分'
+            in page)
+    assert _post(client, f"/marking/script/{sid}", {"c0": "1.5", "c1": "A", "c2": "B"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Script, sid).final_score == pytest.approx((8.5 + 5 + 4) * 6 / 20)
+    page = client.get(f"/marking/script/{sid}").get_data(as_text=True)
+    assert "已保存：5.25" in page
+    client.get("/lang/en")
+    page = client.get(f"/marking/script/{sid}").get_data(as_text=True)
+    assert "Counts for 6 points (scoring sheet out of 20, weight 30%)" in page
+    assert "→ at a weight of 30% it counts" in page
 
 
 def test_absent_button(app, client, world):
