@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from sqlalchemy import func, select
 
 from .. import clock
@@ -62,10 +62,11 @@ def _open(att: ExamAttempt) -> None:
         raise ExamError(_("This candidate has already handed in."), status=409, code="final")
 
 
-def _record(sess, att, action, actor, reason, before, after):
+def _record(sess, att, action, actor, reason, before, after, *, kind: str | None = None):
+    """One event for the console (``proctor_<action>`` unless ``kind`` is given) and one audit entry."""
     label = actor.username
     db.session.add(AttemptEvent(session_id=sess.id, attempt_id=att.id if att else None, at=clock.now(),
-                                kind=f"proctor_{action}", actor_label=label,
+                                kind=kind or f"proctor_{action}", actor_label=label,
                                 detail={"reason": reason, **(after or {})}))
     audit.record(f"proctor.{action}", "exam_attempt" if att else "exam_session", att.id if att else sess.id,
                  actor=actor, before=before, after=after, reason=reason)
@@ -171,9 +172,8 @@ def attempt_action(sess: ExamSession, attempt_id, action: str, actor, *, reason:
             raise ExamError(_("Describe the irregularity."), status=422, code="note_required")
         if len(note) > 2000:
             raise ExamError(_("The note is longer than 2000 characters."), status=422, code="note_too_long")
-        _record(sess, att, "irregularity", actor, reason, None, {"note": note})
-        db.session.add(AttemptEvent(session_id=sess.id, attempt_id=att.id, at=now, kind="irregularity",
-                                    actor_label=actor.username, detail={"note": note, "reason": reason}))
+        # one event, of the kind the live table counts as the candidate's irregularities
+        _record(sess, att, "irregularity", actor, reason, None, {"note": note}, kind="irregularity")
         db.session.commit()
         return {}
     if action == "unlock":
@@ -274,7 +274,8 @@ def live_table(sess: ExamSession) -> dict:
             "extra_min": (a.extra_seconds or 0) // 60, "submit_reason": a.submit_reason,
         })
     events = [{"at": attempts_service.local_hms(e.at), "attempt": e.attempt_id, "kind": e.kind,
-               "actor": e.actor_label, "detail": _public_detail(e.detail)}
+               "actor": e.actor_label, "detail": _public_detail(e.detail),
+               "text": detail_text(e.kind, _public_detail(e.detail))}
               for e in db.session.execute(select(AttemptEvent).where(AttemptEvent.session_id == sess.id)
                                           .order_by(AttemptEvent.id.desc()).limit(40)).scalars()]
     counts = {"total": len(out), "in_progress": sum(1 for r in out if r["status"] == IN_PROGRESS),
@@ -286,6 +287,37 @@ def live_table(sess: ExamSession) -> dict:
                         "started_at": attempts_service.local_hms(sess.started_at),
                         "starts_at": attempts_service.local_hms(sess.starts_at)},
             "server_now": now.isoformat(), "rows": out, "counts": counts, "events": events}
+
+
+def _detail_labels() -> dict:
+    return {"reason": _("reason"), "minutes": _("minutes"), "note": _("note"), "item": _("question"),
+            "status": _("status"), "answered": _("answered"), "attempts": _("candidates"),
+            "finalised": _("handed in"), "ms": _("ms"), "with": _("with")}
+
+
+def _value_labels() -> dict:
+    return {
+        "status": {"not_started": _("Not started"), "in_progress": _("Sitting"), "submitted": _("Handed in"),
+                   "absent": _("Absent"), "scheduled": _("Scheduled"), "running": _("Running"),
+                   "finished": _("Finished")},
+        # why an attempt was finalised (the reason of a ``finalised`` event; elsewhere the reason is free text)
+        "submit_reason": {"candidate": _("handed in by the candidate"), "timeout": _("time was up"),
+                          "proctor": _("handed in by the proctor"), "collect_all": _("all papers collected")},
+        "with": {"code": _("one-time code"), "id": _("last 6 digits of the ID number")},
+    }
+
+
+def detail_text(kind: str, detail: dict | None) -> str:
+    """An event's details for people, in the UI language: ``原因：统一收卷，状态：已交卷``."""
+    if not detail:
+        return ""
+    labels, values = _detail_labels(), _value_labels()
+    parts = []
+    for key, value in detail.items():
+        table = values["submit_reason"] if (key == "reason" and kind == "finalised") else values.get(key, {})
+        shown = table.get(value, value) if isinstance(value, str) else value
+        parts.append(_("%(label)s: %(value)s", label=labels.get(key, key), value=shown))
+    return ("，" if str(get_locale() or "zh").startswith("zh") else ", ").join(parts)
 
 
 def _public_detail(detail: dict | None) -> dict | None:

@@ -81,9 +81,7 @@
     data.events.forEach(function (e) {
       var li = document.createElement("li");
       var who = e.attempt && rowsById[e.attempt] ? rowsById[e.attempt].seat + " " + rowsById[e.attempt].name : "";
-      var detail = e.detail ? Object.keys(e.detail).map(function (k) {
-        return (S.details[k] || k) + ": " + e.detail[k];
-      }).join(", ") : "";
+      var detail = e.text || "";  // the details in the UI language, made by the server
       li.textContent = e.at + " · " + (S.kinds[e.kind] || e.kind) + (who ? " · " + who : "") + " · " + e.actor +
         (detail ? " · " + detail : "");
       ev.appendChild(li);

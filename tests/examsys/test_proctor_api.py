@@ -192,3 +192,29 @@ def test_candidate_cannot_call_the_proctor_api(app, exam):
                                                                               "attempt_id": aid, "reason": "x"},
                   headers={"X-CSRFToken": token})
     assert r.status_code == 401
+
+
+def test_event_details_in_chinese_and_one_event_per_irregularity(app, exam, proctor):
+    client, _ = proctor
+    cand, aid, token, ents = sitting(app, exam)
+    sid = exam["session_id"]
+    assert act(proctor, sid, action="irregularity", attempt_id=aid, reason="巡视发现", note="夹带纸条").status_code == 200
+    with app.app_context():
+        kinds = [e.kind for e in db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid)).scalars()]
+        assert kinds.count("irregularity") == 1 and "proctor_irregularity" not in kinds
+    assert len(audit_rows(app, "proctor.irregularity")) == 1
+    assert act(proctor, sid, action="collect_all", reason="").status_code == 200
+    data = client.get(f"/api/proctor/sessions/{sid}/state").get_json()
+    row = next(r for r in data["rows"] if r["id"] == aid)
+    assert row["irregularity"] == 1
+    texts = {(e["kind"], e["attempt"]): e["text"] for e in data["events"]}
+    assert texts[("irregularity", aid)] == "原因：巡视发现，说明：夹带纸条"
+    assert texts[("finalised", aid)] == "原因：统一收卷，状态：已交卷，已答：0"
+    assert texts[("proctor_collect_all", None)] == "原因：统一收卷，状态：已结束，交卷：3"
+    absent = next(e["text"] for e in data["events"] if e["kind"] == "finalised" and e["attempt"] != aid)
+    assert absent == "原因：统一收卷，状态：缺考，已答：0"
+    assert not any(code in e["text"] for e in data["events"] for code in ("collect_all", "absent", "finished"))
+    client.get("/lang/en")
+    data = client.get(f"/api/proctor/sessions/{sid}/state").get_json()
+    texts = {(e["kind"], e["attempt"]): e["text"] for e in data["events"]}
+    assert texts[("finalised", aid)] == "reason: all papers collected, status: Handed in, answered: 0"
