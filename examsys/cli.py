@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup
 COMMAND_MODULES = [
     "examsys.commands.demo",
     "examsys.commands.bank",
+    "examsys.commands.marking",
     "examsys.commands.exams",
     "examsys.commands.assemble",
     "examsys.commands.analyze",

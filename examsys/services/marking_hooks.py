@@ -12,6 +12,12 @@ from . import marking
 
 
 def on_attempt_finalised(attempt_id: int) -> None:
+    from ..extensions import db
+    from ..models import ExamAttempt
+    from .station_package import is_station_copy
+    att = db.session.get(ExamAttempt, attempt_id)
+    if att is not None and is_station_copy(att.session_id):
+        return  # a station's keyless copy: marked centrally when its results package comes back
     marking.process_finalised(attempt_id)
     from . import stats_loop  # item statistics of the sitting once its last attempt is in (never raises)
     stats_loop.on_attempt_finalised(attempt_id)
