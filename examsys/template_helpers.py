@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from decimal import Decimal as _Decimal
 
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
@@ -41,6 +42,24 @@ def _pick(table: dict, key: str) -> str:
     return pair[0] if _zh() else pair[1]
 
 
+def type_name(t: str) -> str:
+    return _pick(TYPE_NAMES, t)
+
+
+def num(value, places: int = 4) -> str:
+    """A number as people write it: ``0.5`` → ``"0.5"``, ``100.0`` → ``"100"``, ``29.400000000000002`` →
+    ``"29.4"`` (at most ``places`` decimals, no trailing zeros); None → ``"—"``; anything else as text."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float, _Decimal)):
+        return str(value)
+    x = float(value)
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    text = f"{x:.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def local_time(value: _dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """Show a UTC timestamp in China Standard Time (UTC+8)."""
     if value is None:
@@ -51,13 +70,14 @@ def local_time(value: _dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> st
 def register(app) -> None:
     app.jinja_env.globals.update(
         grade_name=grade_name,
-        type_name=lambda t: _pick(TYPE_NAMES, t),
+        type_name=type_name,
         role_name=lambda r: _pick(ROLE_NAMES, r),
         status_name=lambda s: _pick(STATUS_NAMES, s),
         current_locale=lambda: str(get_locale()),
         current_user=current_user,
     )
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["num"] = num
     register_navigation(app)
 
 

@@ -95,3 +95,31 @@ def test_import_problems_read_as_chinese(app, client, login_as):
     problems = re.findall(r"<li>(.*?)</li>", block, re.S)
     assert problems and all(p.startswith("文件 other.gift") for p in problems), problems
     assert not any(re.search(r"\((kp|occupation|grades)\)", p) for p in problems), problems
+
+
+def test_num_filter_writes_numbers_as_people_do(app):
+    from decimal import Decimal
+    from examsys.template_helpers import num
+    assert [num(v) for v in (0.5, 100.0, 29.400000000000002, 12, -0.0, Decimal("2.50"), None, "1.0")] == [
+        "0.5", "100", "29.4", "12", "0", "2.5", "—", "1.0"]
+    with app.app_context():
+        assert app.jinja_env.from_string("{{ 100.0|num }} {{ 0.25|num }}").render() == "100 0.25"
+
+
+def test_points_are_shown_without_a_trailing_point_zero(app, client, login_as, users):
+    _setup(app)
+    login_as("admin")
+    html = client.get("/bank/items/1").get_data(as_text=True)
+    points = html.split("<dt>分值</dt>", 1)[1].split("</dd>", 1)[0]
+    assert points == "<dd>1"
+    occ_id = S.seed_bank(app)
+    bid = save_blueprint(app, occ_id)
+    summary = client.get(f"/papers/blueprints/{bid}").get_data(as_text=True).split('id="theory-summary"', 1)[1]
+    summary = summary.split("</section>", 1)[0]
+    resp = assemble(client, bid, station_id=users["station_manager"].station_id)
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    facts = page.split('id="paper-facts"', 1)[1].split("</p>", 1)[0]  # occupation, grade, points, minutes
+    items = page.split('class="grid items"', 1)[1].split("</table>", 1)[0]
+    for text in (summary, facts, items, page.split('id="form-A"', 1)[1].split("</h2>", 1)[0]):
+        assert not re.search(r"\d\.0\b", text), text
+    assert "20 分" in facts
