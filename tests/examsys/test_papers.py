@@ -447,3 +447,15 @@ def test_other_roles_are_refused(app, client, occ_id, users, role):
     assert client.get("/papers/").status_code == 403
     assert client.get(f"/papers/blueprints/{bid}").status_code == 403
     assert assemble(client, bid).status_code == 403
+
+
+def test_layout_presets_have_readable_names(app, admin, occ_id):
+    html = admin.get("/papers/blueprints/new").get_data(as_text=True)
+    select = html.split('name="preset"', 1)[1].split("</select>", 1)[0]
+    options = re.findall(r'<option[^>]*value="([^"]+)"[^>]*>([^<]*)</option>', select)
+    assert dict(options)["classic-200"] == "传统 200 题（单选160×0.5+判断40×0.5，120 分钟）"
+    assert dict(options)["technician-100"].startswith("技师（含主观题） 57 题（单选30×1+多选10×2+")
+    assert not any(label == value or "-" in label for value, label in options)
+    admin.get("/lang/en")
+    html = admin.get("/papers/blueprints/new").get_data(as_text=True)
+    assert "Classic layout, 200 items (Single choice 160 × 0.5 + True/false 40 × 0.5, 120 min)" in html
