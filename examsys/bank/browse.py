@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..access import roles_required
@@ -15,6 +16,13 @@ BROWSE_ROLES = ("admin", "writer", "reviewer", "station_manager")
 TYPES = ("single_choice", "multiple_choice", "true_false", "fill_blank", "short_answer", "calculation", "essay",
          "practical_task")
 STATUSES = ("draft", "in_review", "approved", "flagged", "retired")
+#: how the messages name a filter parameter: by its label on the page, not by the URL parameter
+FIELD_LABELS = {"occupation": _l("Occupation"), "grade": _l("Grade"), "dmin": _l("Minimum difficulty"),
+                "dmax": _l("Maximum difficulty"), "page": _l("Page number")}
+
+
+def _label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name))
 
 
 def _int(name: str, lo: int, hi: int, problems: list) -> int | None:
@@ -24,10 +32,10 @@ def _int(name: str, lo: int, hi: int, problems: list) -> int | None:
     try:
         v = int(raw)
     except ValueError:
-        problems.append(_("%(field)s must be a whole number.", field=name))
+        problems.append(_("%(field)s must be a whole number.", field=_label(name)))
         return None
     if not lo <= v <= hi:
-        problems.append(_("%(field)s must be between %(lo)s and %(hi)s.", field=name, lo=lo, hi=hi))
+        problems.append(_("%(field)s must be between %(lo)s and %(hi)s.", field=_label(name), lo=lo, hi=hi))
         return None
     return v
 
@@ -39,10 +47,10 @@ def _float01(name: str, problems: list) -> float | None:
     try:
         v = float(raw)
     except ValueError:
-        problems.append(_("%(field)s must be a number between 0 and 1.", field=name))
+        problems.append(_("%(field)s must be a number between 0 and 1.", field=_label(name)))
         return None
     if not 0.0 <= v <= 1.0:
-        problems.append(_("%(field)s must be a number between 0 and 1.", field=name))
+        problems.append(_("%(field)s must be a number between 0 and 1.", field=_label(name)))
         return None
     return v
 

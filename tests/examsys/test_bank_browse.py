@@ -1,6 +1,8 @@
 """The bank browser: filters, subtree, Chinese free text (full-width folded), facet counts, paging, visibility."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from examsys.devtools.synthetic_bank import ensure_occupation, insert_items
@@ -65,10 +67,16 @@ def test_browse_page_renders_and_rejects_bad_numbers(app, client, login_as):
     login_as("reviewer")
     html = client.get("/bank/?q=%E4%B8%BB%E5%81%8F%E8%A7%92").get_data(as_text=True)
     assert 'id="bank-table"' in html
-    resp = client.get("/bank/?dmin=abc&grade=9")
+    resp = client.get("/bank/?dmin=abc&grade=9&dmax=2&page=x")
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
-    assert "dmin" in body and "grade" in body  # messages name the fields
+    problems = re.findall(r"<li>(.*?)</li>", body.split('class="problems"', 1)[1].split("</ul>", 1)[0])
+    # the messages name the fields by their labels, not by the URL parameters
+    assert problems == ["等级必须在 1 与 5 之间。", "难度下限必须是 0 到 1 之间的数。", "难度上限必须是 0 到 1 之间的数。",
+                        "页码必须是整数。"]
+    client.get("/lang/en")
+    body = client.get("/bank/?dmin=abc").get_data(as_text=True)
+    assert "Minimum difficulty must be a number between 0 and 1." in body
 
 
 def test_writer_does_not_see_other_writers_drafts(app, client, users, login_as):
