@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 
 import yaml
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -26,9 +27,80 @@ def _zh() -> bool:
     return str(get_locale() or "zh").startswith("zh")
 
 
-def _messages(problems) -> list[str]:
-    return [(p.message_zh if _zh() else p.message_en) + (f" [{p.field}]" if p.field else "")
-            + (f" ({p.sheet} {p.row or ''}{p.column or ''})" if getattr(p, "sheet", None) else "") for p in problems]
+_TREE_PATH = re.compile(r"^tree\[(\d+)\](?:\.units\[(\d+)\](?:\.points\[(\d+)\])?)?(?:\.(.+))?$")
+_KINDS = (("鉴定范围", "area"), ("鉴定内容", "unit"), ("鉴定点", "knowledge point"))
+_OCCUPATION_ZH = {"occupation": "职业", "occupation.code": "职业编码", "occupation.name": "职业名称",
+                  "occupation.work_type": "工种"}
+_PART_ZH = {"theory": "理论知识", "practical": "操作技能"}
+
+
+def _node(data, idx: list[int]):
+    """The node at tree[a].units[u].points[p] of ``data`` (fewer indices: a unit or an area), or None."""
+    node, keys = {"tree": (data or {}).get("tree") if isinstance(data, dict) else None}, ("tree", "units", "points")
+    for key, i in zip(keys, idx):
+        children = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(children, list) or i >= len(children):
+            return None
+        node = children[i]
+    return node
+
+
+def _field_labels(field: str, data) -> tuple[str, str] | None:
+    """Chinese and English names of a taxonomy field that people recognise: the node by its code
+    (``鉴定点 A-A-001 的重要程度``), the weight table by part and grade; None when there is nothing better than
+    the generic label."""
+    from question_bank.messages import field_label_zh
+    if field in _OCCUPATION_ZH:
+        return _OCCUPATION_ZH[field], field
+    m = _TREE_PATH.match(field)
+    if m:
+        idx = [int(g) for g in m.groups()[:3] if g is not None]
+        rest = m.group(4) or ""
+        kind_zh, kind_en = _KINDS[len(idx) - 1]
+        node = _node(data, idx)
+        code = node.get("code") if isinstance(node, dict) else None
+        sep = " "  # 鉴定点 A-A-001 的名称
+        if isinstance(code, str) and code.strip():
+            zh, en = f"{kind_zh} {code}", f"{kind_en} {code}"
+        else:
+            sep = ""  # 鉴定范围第1项的名称
+            zh = "的".join(f"{k}第{i + 1}项" for (k, _e), i in zip(_KINDS, idx))
+            en = field[:-(len(rest) + 1)] if rest else field
+        if rest:
+            head = rest.split("[", 1)[0].split(".", 1)[0]
+            rest_zh = {"units": "鉴定内容", "points": "鉴定点"}.get(head) or field_label_zh(rest)
+            zh, en = f"{zh}{sep}的{rest_zh}", f"{en}, {rest}"
+        return zh, en
+    m = re.match(r"^weights\.(theory|practical)(?:\.(\d+)(?:\.(.+))?)?$", field)
+    if m:
+        part, grade, area = m.groups()
+        zh = _PART_ZH[part] + "比重表" + (f"（{grade} 级" + (f"，鉴定范围 {area}" if area else "") + "）" if grade else "")
+        return zh, field
+    return None
+
+
+def _messages(problems, data=None) -> list[str]:
+    """Problems for people: where in the file (sheet, row, column), then the message naming the field by its
+    label — the node by its code when ``data`` (the submitted taxonomy) has it; never a raw field path."""
+    from question_bank.messages import field_label_zh
+    zh = _zh()
+    out = []
+    for p in problems:
+        text = p.message_zh if zh else p.message_en
+        labels = _field_labels(p.field, data) if p.field else None
+        if labels is not None:
+            generic = f"{field_label_zh(p.field)}：" if zh else f"{p.field}: "
+            if text.startswith(generic):
+                text = (f"{labels[0]}：" if zh else f"{labels[1]}: ") + text[len(generic):]
+        where = []
+        if getattr(p, "sheet", None):
+            where.append(_("sheet %(name)s", name=p.sheet))
+        if getattr(p, "row", None):
+            where.append(_("row %(n)s", n=p.row))
+        if getattr(p, "column", None):
+            where.append(_("column %(letter)s", letter=p.column))
+        out.append(((" " if zh else ", ").join(where) + ("：" if zh else ": ") if where else "") + text)
+    return out
 
 
 def _occupation(occ_id: int) -> Occupation:
@@ -48,7 +120,7 @@ def _apply(occ, data):
     try:
         taxonomy_service.apply_taxonomy(data, current_user._get_current_object(), allow_new=False)
     except taxonomy_service.TaxonomyRejected as e:
-        return _render_detail(occ, _messages(e.problems), 400)
+        return _render_detail(occ, _messages(e.problems, data), 400)
     flash(_("Saved."), "success")
     return redirect(url_for("taxonomy.detail", occ_id=occ.id))
 
@@ -72,7 +144,7 @@ def import_taxonomy():
         name = upload.filename.lower()
         if name.endswith(".xlsx"):
             result = read_taxonomy_xlsx(raw, max_bytes=current_app.config["MAX_IMPORT_BYTES"])
-            problems = _messages(result.problems)
+            problems = _messages(result.problems, result.taxonomy)
             data = result.taxonomy
         elif name.endswith((".yaml", ".yml")):
             try:
@@ -87,7 +159,7 @@ def import_taxonomy():
             flash(_("Imported the tree of %(code)s.", code=occ.code), "success")
             return redirect(url_for("taxonomy.detail", occ_id=occ.id))
         except taxonomy_service.TaxonomyRejected as e:
-            problems = _messages(e.problems)
+            problems = _messages(e.problems, data)
     return render_template("taxonomy/list.html", occupations=taxonomy_service.list_occupations(),
                            problems=problems), 400
 

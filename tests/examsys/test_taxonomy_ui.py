@@ -126,3 +126,51 @@ def test_a_weight_that_is_not_a_number_is_a_located_problem_not_a_500(app, clien
     assert resp.status_code == 400
     assert 'id="taxonomy-problems"' in resp.get_data(as_text=True)
     assert client.post(f"/taxonomy/{occ_id}/weights", data={"csrf_token": token, "w|bad": "1"}).status_code == 400
+
+
+def _problems(resp) -> list[str]:
+    import re
+    html = resp.get_data(as_text=True)
+    block = html.split('id="taxonomy-problems"', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r"<li>(.*?)</li>", block, re.S)
+
+
+def test_problems_name_the_node_by_its_code_without_raw_paths(app, client, login_as):
+    occ_id = _occ(app)
+    login_as("admin")
+    token = csrf_token(client, f"/taxonomy/{occ_id}")
+    resp = client.post(f"/taxonomy/{occ_id}/nodes/B-A-001",
+                       data={"csrf_token": token, "name": "", "importance": "Q", "grades": ["9"]})
+    problems = _problems(resp)
+    assert problems and not any("[" in p or "tree" in p or "鉴定范围第" in p for p in problems), problems
+    assert any(p.startswith("鉴定点 B-A-001 的重要程度：") for p in problems), problems
+    assert any(p.startswith("鉴定点 B-A-001 的名称：") for p in problems), problems
+    resp = client.post(f"/taxonomy/{occ_id}/weights", data={"csrf_token": token, "w|theory|4|A": "-5"})
+    assert all("weights" not in p and "[" not in p for p in _problems(resp)), _problems(resp)
+    bad = yaml.safe_dump({**TAXONOMY, "occupation": {"code": "6-31-01-03", "name": ""}}, allow_unicode=True).encode()
+    resp = client.post("/taxonomy/import", data={"csrf_token": token, "file": (io.BytesIO(bad), "bad.yaml")},
+                       content_type="multipart/form-data")
+    assert "职业名称：必填，不能为空" in _problems(resp)
+    client.get("/lang/en")
+    resp = client.post(f"/taxonomy/{occ_id}/nodes/B-A-001",
+                       data={"csrf_token": token, "name": "x", "importance": "Q", "grades": ["4"]})
+    assert any(p.startswith("knowledge point B-A-001, importance: ") for p in _problems(resp)), _problems(resp)
+
+
+def test_node_forms_label_every_control_and_keep_grades_on_one_line(app, client, login_as):
+    import re
+    from pathlib import Path
+    occ_id = _occ(app)
+    login_as("admin")
+    html = client.get(f"/taxonomy/{occ_id}").get_data(as_text=True)
+    forms = re.findall(r'<form method="post" action="/taxonomy/\d+/nodes(?:/[^/"]+)?" class="[^"]*".*?</form>', html, re.S)
+    assert forms
+    for form in forms:  # every text field and select sits inside a <label> with text; checkboxes in a fieldset
+        for control in re.findall(r"<(?:input|select)(?![^>]*type=\"hidden\")[^>]*>", form):
+            before = form[:form.index(control)]
+            assert before.rfind("<label") > before.rfind("</label>"), control
+        if 'name="grades"' in form:
+            assert '<fieldset class="checks"><legend>等级</legend>' in form
+    assert "姓名" not in html.split('id="add-node"', 1)[1]  # a node has a 名称, not a person's 姓名
+    css = (Path(__file__).resolve().parents[2] / "static/css/app.css").read_text(encoding="utf-8")
+    assert "fieldset.checks" in css and "flex-direction:row" in css.split("fieldset.checks label.inline", 1)[1]
