@@ -487,14 +487,20 @@ def review(item_id: int, decision: str, comment: str, reviewer, *, commit: bool 
 
 
 def retire(item_id: int, actor, reason: str = "", *, commit: bool = True) -> Item:
-    """Retire an item (停用): a reviewer or admin; recorded as an :class:`ItemReview` ``retire``."""
+    """Retire an item (停用): a reviewer or admin, with a reason (like a rejection); recorded as an
+    :class:`ItemReview` ``retire``."""
     item = get_item(item_id)
     if actor is not None and (_role(actor) not in REVIEW_ROLES or not can_view(item, actor)):
         raise ItemPermissionError(_l("Only reviewers and administrators may retire items."))
+    if not can_transition(item.status, "retired"):
+        raise ItemStateError(_l("An item cannot go from %(a)s to %(b)s.", a=item.status, b="retired"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ItemValidationError([_problem("comment", "required", "停用时必须填写原因", "retiring needs a reason")])
     try:
         if actor is not None:
             db.session.add(ItemReview(item_id=item.id, version_id=item.current_version_id, reviewer_id=_uid(actor),
-                                      decision="retire", comment=(reason or "").strip(), at=clock.now()))
+                                      decision="retire", comment=reason, at=clock.now()))
         _transition(item, "retired", actor, "item.retire", reason)
         _done(commit)
     except Exception:

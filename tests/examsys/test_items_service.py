@@ -231,6 +231,11 @@ def test_retire_flag_and_illegal_transitions(app, bank):
         flagged = db.session.get(Item, it.id)
         assert flagged.status == "flagged" and [i.id for i in S.review_queue(reviewer)] == [it.id]
         S.review(it.id, "approve", "题目没有问题", reviewer)
+        for reason in ("", "   "):  # like a rejection, retiring needs a reason
+            with pytest.raises(S.ItemValidationError) as e:
+                S.retire(it.id, reviewer, reason)
+            assert e.value.problems[0].field == "comment" and "停用时必须填写原因" in e.value.problems[0].message_zh
+        assert db.session.get(Item, it.id).status == "approved"
         S.retire(it.id, reviewer, "教材已更新")
         it = db.session.get(Item, it.id)
         assert it.status == "retired"

@@ -1,6 +1,8 @@
 """Review through the web: submit, the review queue, approve/reject with comment, retire; who may do what."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from examsys.extensions import db
@@ -102,6 +104,11 @@ def test_retire(app, bank):
     reviewer.post(f"/bank/items/{item_id}/review", data={"csrf_token": rt, "decision": "approve"})
     writer, wt = _client(app, "writer")
     assert writer.post(f"/bank/items/{item_id}/retire", data={"csrf_token": wt}).status_code == 403
+    page = reviewer.get(f"/bank/items/{item_id}").get_data(as_text=True)
+    assert re.search(r'<input type="text" name="comment" id="retire-comment" required', page)
+    resp = reviewer.post(f"/bank/items/{item_id}/retire", data={"csrf_token": rt, "comment": "  "})
+    assert resp.status_code == 400 and "停用时必须填写原因" in resp.get_data(as_text=True)
+    assert _status(app, item_id) == "approved"
     resp = reviewer.post(f"/bank/items/{item_id}/retire", data={"csrf_token": rt, "comment": "过时"})
     assert resp.status_code == 302 and _status(app, item_id) == "retired"
     with app.app_context():
