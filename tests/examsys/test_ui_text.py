@@ -123,3 +123,13 @@ def test_points_are_shown_without_a_trailing_point_zero(app, client, login_as, u
     for text in (summary, facts, items, page.split('id="form-A"', 1)[1].split("</h2>", 1)[0]):
         assert not re.search(r"\d\.0\b", text), text
     assert "20 分" in facts
+
+
+def test_favicon_is_linked_and_served(app, client, login_as):
+    html = client.get("/login").get_data(as_text=True)
+    assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg">' in html
+    for url in ("/static/favicon.svg", "/favicon.ico"):  # browsers ask for /favicon.ico on their own too
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.mimetype == "image/svg+xml", url
+        assert resp.get_data(as_text=True).startswith("<svg")
+        resp.close()
