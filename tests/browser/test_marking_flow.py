@@ -105,3 +105,42 @@ def test_double_marking_adjudication_and_published_export(browser, live_server, 
         assert (r[9], r[11], r[12], r[15], r[16]) == (100.0, 90.0, "已仲裁", "合格", "是")
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def weighted_practical_session(live_app, users):
+    """A practical task whose sheet is scored of 20 but counts 6 points (weight 30 %)."""
+    from examsys.models import User
+    from examsys.services import marking as marking_service
+    from tests.examsys.test_marking_helpers import finalise, make_practical_paper, sitting
+
+    try:
+        with live_app.app_context():
+            s = sitting(n=1, station_id=users["station_id"], per_type={"single_choice": 1})
+            finalise(next(iter(s["attempts"].values())))
+            paper = make_practical_paper(s["occupation_id"], station_id=users["station_id"], weights=(30.0,),
+                                         points=(6.0,))
+            mgr = db.session.get(User, users["station_manager"])
+            sess = marking_service.get_session(s["session_id"])
+            marking_service.save_settings(sess, mgr, double_marking=False, threshold_percent=10,
+                                          practical_paper_id=paper.id, practical_form_label="A")
+            (task,) = [it for it in marking_service.markable_items(sess) if it["part"] == "practical"]
+            marking_service.set_assignments(sess, mgr, task["pi"], [users["examiner"]])
+        yield s
+    finally:
+        clock.set_clock(None)
+
+
+def test_weighted_sheet_shows_the_sheet_score_and_the_weighted_points_live(page, live_server,
+                                                                           weighted_practical_session):
+    staff_login(page, live_server, "examiner")
+    page.click("nav.mainnav a:has-text('评分')")
+    page.click("text=评分记录表")
+    page.click(".tile.candidate")
+    assert page.locator("#sheet-maximum").inner_text() == "计入成绩 6 分（评分表满分 20，权重 30%）"
+    page.fill("input[name=c0]", "1.5")
+    page.click("label.level:has(input[name=c1][value=A])")
+    page.click("label.level:has(input[name=c2][value=B])")
+    assert page.locator("#sheet-total").inner_text().startswith("评分 17.5 / 20 → 按权重 30% 计 5.25 分")
+    page.check("input[name=veto][value='0']")
+    assert page.locator("#live-raw").inner_text() == "0" and page.locator("#live-total").inner_text() == "0"

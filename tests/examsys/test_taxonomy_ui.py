@@ -172,5 +172,6 @@ def test_node_forms_label_every_control_and_keep_grades_on_one_line(app, client,
         if 'name="grades"' in form:
             assert '<fieldset class="checks"><legend>等级</legend>' in form
     assert "姓名" not in html.split('id="add-node"', 1)[1]  # a node has a 名称, not a person's 姓名
+    assert 'name="w|theory|4|A" value="40"' in html  # weights as people write them, not 40.0
     css = (Path(__file__).resolve().parents[2] / "static/css/app.css").read_text(encoding="utf-8")
     assert "fieldset.checks" in css and "flex-direction:row" in css.split("fieldset.checks label.inline", 1)[1]
