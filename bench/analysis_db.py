@@ -225,7 +225,9 @@ def main(argv=None) -> int:
             if reuse:
                 from examsys.models import ExamSession
                 sid = db.session.execute(db.select(ExamSession.id).order_by(ExamSession.id)).scalars().first()
-                args.n = db.session.execute(db.select(db.func.count()).select_from(db.text("stat_row"))).scalar()
+                from examsys.models import StatRow
+                args.n = db.session.execute(db.select(db.func.count(StatRow.attempt_id)).where(
+                    StatRow.session_id == sid)).scalar()
                 print(f"(reusing {path}: session {sid}, {args.n:,} score rows)")
             else:
                 db.create_all()
