@@ -495,55 +495,69 @@ async def settle(server_cpu, most: float) -> None:
             return
 
 
-async def capacity(cl: Client, cands: list[Candidate], path_base: str | None, step_s: float, rng: random.Random,
-                   start_rate: float, max_rate: float, label: str, server_cpu, db_cpu) -> tuple[float, list]:
-    """Open-loop steps of save rate (×1.4, then one step halfway back after the first miss); returns
-    (capacity, [(target, achieved, p50, p99, errors, server CPU ms per save, PostgreSQL CPU ms per save)])."""
-    rows = []
-    best = 0.0
-    rate = start_rate
-    live = [c for c in cands if c.ready]
-    refined = False
-    while rate <= max_rate:
-        st = Stats(f"{label} @{rate:.0f}/s")
-        n = int(rate * step_s)
-        t0 = time.monotonic() + 0.2
-        free = collections.deque(live)
-        cpu0, db0 = server_cpu(), db_cpu()
+async def save_step(cl: Client, cands: list[Candidate], path_base: str | None, rate: float, step_s: float,
+                    rng: random.Random, label: str, server_cpu, db_cpu) -> tuple:
+    """One open-loop step of ``rate`` saves/s for ``step_s`` s; returns
+    (target, achieved, p50, p99, errors, server CPU ms per save, PostgreSQL CPU ms per save)."""
+    st = Stats(f"{label} @{rate:.0f}/s")
+    n = int(rate * step_s)
+    t0 = time.monotonic() + 0.2
+    free = collections.deque(c for c in cands if c.ready)
+    cpu0, db0 = server_cpu(), db_cpu()
 
-        async def one(k: int):
-            due = t0 + k / rate
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            while not free:  # every candidate has a save in flight: wait (the wait counts as latency)
-                await asyncio.sleep(0.005)
-            c = free.popleft()
-            try:
-                await save(cl, c, rng, due, st, due + 30, path_base)
-            finally:
-                free.append(c)
+    async def one(k: int):
+        due = t0 + k / rate
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        while not free:  # every candidate has a save in flight: wait (the wait counts as latency)
+            await asyncio.sleep(0.005)
+        c = free.popleft()
+        try:
+            await save(cl, c, rng, due, st, due + 30, path_base)
+        finally:
+            free.append(c)
 
-        await asyncio.gather(*(one(k) for k in range(n)))
-        span = st.last - t0
-        achieved = st.n / span if span > 0 else 0.0
-        p99 = st.pct(99)
-        await settle(server_cpu, 2.0)
-        cpu_ms = (server_cpu() - cpu0) * 1000 / max(1, st.n)
-        db_ms = (db_cpu() - db0) * 1000 / max(1, st.n)
-        rows.append((rate, achieved, st.pct(50), p99, st.n_errors, cpu_ms, db_ms))
-        log(f"  {label:<8} target {rate:6.0f}/s achieved {achieved:6.1f}/s p50 {st.pct(50):7.1f} "
-            f"p99 {p99:7.1f} ms errors {st.n_errors}; CPU per save: server {cpu_ms:.1f} ms, "
-            f"PostgreSQL {db_ms:.1f} ms")
-        if p99 > 250 or st.n_errors or achieved < 0.9 * rate:
-            if refined or best == 0.0:
-                break
-            refined = True  # one step halfway between the last good rate and this one
-            rate = (rate / FACTOR + rate) / 2
-            continue
-        best = max(best, achieved)
-        if refined:
-            break
-        rate *= FACTOR
-    return best, rows
+    await asyncio.gather(*(one(k) for k in range(n)))
+    span = st.last - t0
+    achieved = st.n / span if span > 0 else 0.0
+    await settle(server_cpu, 2.0)
+    cpu_ms = (server_cpu() - cpu0) * 1000 / max(1, st.n)
+    db_ms = (db_cpu() - db0) * 1000 / max(1, st.n)
+    log(f"  {label:<8} target {rate:6.0f}/s achieved {achieved:6.1f}/s p50 {st.pct(50):7.1f} "
+        f"p99 {st.pct(99):7.1f} ms errors {st.n_errors}; CPU per save: server {cpu_ms:.1f} ms, "
+        f"PostgreSQL {db_ms:.1f} ms")
+    return (rate, achieved, st.pct(50), st.pct(99), st.n_errors, cpu_ms, db_ms)
+
+
+async def capacity(targets: dict, cands: list[Candidate], step_s: float, rng: random.Random, start_rate: float,
+                   max_rate: float, db_cpu) -> dict:
+    """Open-loop save-rate steps (×1.4, then one step halfway back after the first miss) for each target
+    ``label -> (client, path_base, server_cpu)``, interleaved step by step so that a change of the machine's
+    other load hits both alike. Returns ``label -> (capacity, rows)``."""
+    state = {label: {"rate": start_rate, "best": 0.0, "refined": False, "done": False, "rows": []}
+             for label in targets}
+    while not all(v["done"] for v in state.values()):
+        for label, (cl, path_base, server_cpu) in targets.items():
+            v = state[label]
+            if v["done"]:
+                continue
+            if v["rate"] > max_rate:
+                v["done"] = True
+                continue
+            row = await save_step(cl, cands, path_base, v["rate"], step_s, rng, label, server_cpu, db_cpu)
+            v["rows"].append(row)
+            _rate, achieved, _p50, p99, errors = row[:5]
+            if p99 > 250 or errors or achieved < 0.9 * v["rate"]:
+                if v["refined"] or v["best"] == 0.0:
+                    v["done"] = True
+                else:
+                    v["refined"] = True  # one step halfway between the last good rate and this one
+                    v["rate"] = (v["rate"] / FACTOR + v["rate"]) / 2
+                continue
+            v["best"] = max(v["best"], achieved)
+            if v["refined"]:
+                v["done"] = True
+            v["rate"] *= FACTOR
+    return {label: (v["best"], v["rows"]) for label, v in state.items()}
 
 
 async def deadline_burst(cl: Client, cands: list[Candidate], window: float, rng: random.Random) -> Stats:
@@ -738,18 +752,21 @@ async def run(args, info: dict, db_url: str, workdir: Path) -> int:
             stop_profile(prof, prof_path, "steady state", wait=args.profile + 60)
             # 3. capacity, examsys then bare
             if not args.skip_capacity:
-                log(f"capacity: open-loop save steps of {args.step} s, x{FACTOR}, until p99 > 250 ms")
+                log(f"capacity: open-loop save steps of {args.step} s, x{FACTOR}, until p99 > 250 ms, "
+                    "examsys and bare interleaved")
                 def db_cpu():
                     return pg_cpu(args.db_name)
-                cap_e, rows_e = await capacity(cl, cands, None, args.step, rng, args.start_rate, args.max_rate,
-                                               "examsys", examsys.cpu, db_cpu)
-                bare_cl = Client(http, bare.base)
-                cap_b, rows_b = await capacity(bare_cl, cands, "/bare/attempts/{aid}/answers", args.step, rng,
-                                               args.start_rate, args.max_rate, "bare", bare.cpu, db_cpu)
+                caps = await capacity({"examsys": (cl, None, examsys.cpu),
+                                       "bare": (Client(http, bare.base), "/bare/attempts/{aid}/answers", bare.cpu)},
+                                      cands, args.step, rng, args.start_rate, args.max_rate, db_cpu)
+                (cap_e, rows_e), (cap_b, rows_b) = caps["examsys"], caps["bare"]
                 ratio = cap_e / cap_b if cap_b else float("nan")
-                # CPU per save (median over the steps): robust to other load on the machine, unlike latency
-                srv_e, db_e = (float(np.median([r[k] for r in rows_e])) for k in (5, 6))
-                srv_b, db_b = (float(np.median([r[k] for r in rows_b])) for k in (5, 6))
+                # CPU per save (median over the rates both servers were run at): robust to other load on the
+                # machine, unlike latency
+                common = {round(r[0], 3) for r in rows_e} & {round(r[0], 3) for r in rows_b} or \
+                    {round(r[0], 3) for r in rows_e + rows_b}
+                srv_e, db_e = (float(np.median([r[k] for r in rows_e if round(r[0], 3) in common])) for k in (5, 6))
+                srv_b, db_b = (float(np.median([r[k] for r in rows_b if round(r[0], 3) in common])) for k in (5, 6))
                 report.append(f"capacity         examsys {cap_e:.0f} saves/s, bare {cap_b:.0f} saves/s at p99 <= 250 "
                               f"ms: ratio {ratio:.2f} ({'PASS' if ratio >= 0.5 else 'MISS'}, aim >= 0.5)")
                 report.append(f"CPU per save     examsys {srv_e:.1f} ms server + {db_e:.1f} ms PostgreSQL, bare "
