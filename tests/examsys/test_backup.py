@@ -241,8 +241,6 @@ def test_cli_backup_and_restore(source, tmp_path):
 
 
 def test_an_in_memory_database_cannot_be_backed_up(tmp_path):
-    if BACKEND != "sqlite":
-        pytest.skip("SQLite only")
     app = make_app("sqlite://", tmp_path / "mem")
     with app.app_context():
         with pytest.raises(B.BackupError) as e:
