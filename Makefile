@@ -38,7 +38,7 @@ test: install
 	$(BIN)/lint-imports
 	$(PYTEST) tests/question_bank tests/scoring tests/examsys -q -n 2 -m "not browser"
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) tests/examsys -q -n 2 -m "not browser"
-	$(PYTEST) tests/browser -q -m browser
+	$(PYTEST) tests/browser -q -n 2 -m browser
 
 test-unit: install
 	$(PYTEST) tests/question_bank tests/scoring tests/examsys -q -n 2 -m "not browser"
@@ -49,7 +49,7 @@ test-pg: install
 
 test-browser: install
 	bash scripts/system-deps.sh
-	$(PYTEST) tests/browser -q -m browser
+	$(PYTEST) tests/browser -q -n 2 -m browser
 
 ## make serve: production — gunicorn (WORKERS=n, default 2×cores+1) on PostgreSQL from DATABASE_URL, migrations
 ## applied first; refuses without DATABASE_URL or SECRET_KEY (deploy/serve.sh, docs/deployment.md)
