@@ -134,7 +134,7 @@ def import_bank(data: bytes, filename: str, actor, *, max_bytes: int = 20 * 1024
                                  "文件中有疑似重复的试题（见下方警告）；确认后才能导入",
                                  "the file holds near-duplicate items (see the warnings); confirm to import them")]
         return out
-    ctx = item_service._Context()
+    ctx = item_service.Context()
     try:
         media_names = _store_media(result, actor, out)
         for n, (d, (sheet, row)) in enumerate(zip(result.items, result.locations), start=1):
@@ -193,7 +193,7 @@ def _store_row(d: dict, actor, ctx, out: ImportOutcome, *, keep_images: bool = F
     current = item_service.item_dict(item)
     if keep_images and not d.get("images"):
         d = {**d, "images": list(current.get("images") or [])}
-    if item_service._same_content(current, {**d, "id": current["id"]}):
+    if item_service.same_content(current, {**d, "id": current["id"]}):
         out.unchanged += 1
         return
     item_service.save_new_version(item.id, d, actor, comment="import", commit=False)
