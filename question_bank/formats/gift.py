@@ -40,7 +40,7 @@ from question_bank.messages import WARNING, Problem, make_problem
 from ._source import load_source
 from .common import parse_grades
 from .interchange import (PLACEHOLDER_MARKING_POINT, PLACEHOLDER_REFERENCE, CannotCarryError,
-                          InterchangeImportResult, ItemCollector, apply_defaults, check_defaults, flow_text, loss,
+                          InterchangeImportResult, ItemCollector, apply_defaults, check_defaults, flow_text, loss, map_category,
                           problem, warn)
 
 __all__ = ["read_gift", "write_gift", "check_gift_export", "scan_categories", "DEFAULT_MAX_BYTES", "META_PREFIX"]
@@ -217,19 +217,8 @@ def read_gift(data: Any, *, category_map: Mapping[str, Any] | None = None, defau
             continue
         if cat not in categories:
             categories.append(cat)
-        if d.get("kp") is None:
-            target = cmap.get(cat)
-            if isinstance(target, Mapping):
-                for k in ("occupation", "grades"):
-                    if d.get(k) is None and target.get(k) is not None:
-                        d[k] = target[k]
-                target = target.get("kp")
-            if target is not None:
-                d["kp"] = target
-            elif cat:
-                line, n = unmapped.get(cat, (cat_line, 0))
-                unmapped[cat] = (line, n + 1)
-                r.failed.add("kp")
+        if not map_category(d, cat, cmap, unmapped, cat_line):
+            r.failed.add("kp")
         r.finish(d)
     for c, (line, n) in unmapped.items():
         col.add(problem("unmapped_category", "kp", file=name, line=line, value=c, questions=n))

@@ -181,6 +181,32 @@ def check_defaults(defaults: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(defaults)
 
 
+def map_category(d: dict[str, Any], category: str, category_map: Mapping[str, Any],
+                 unmapped: dict[str, tuple[int, int]], category_line: int) -> bool:
+    """Give an item without its own ``kp`` the knowledge point its category maps to (Moodle XML, GIFT).
+
+    ``category_map[category]`` is a kp code, or a mapping with ``kp`` and optionally ``occupation`` /
+    ``grades`` filled where the item lacks them. An unmapped non-empty category is counted in ``unmapped``
+    (category → (line of its first appearance, questions)). Returns ``False`` when the item is left
+    without a kp because its category is unmapped."""
+    if d.get("kp") is not None:
+        return True
+    target = category_map.get(category)
+    if isinstance(target, Mapping):
+        for k in ("occupation", "grades"):
+            if d.get(k) is None and target.get(k) is not None:
+                d[k] = target[k]
+        target = target.get("kp")
+    if target is not None:
+        d["kp"] = target
+        return True
+    if category:
+        line, n = unmapped.get(category, (category_line, 0))
+        unmapped[category] = (line, n + 1)
+        return False
+    return True
+
+
 def apply_defaults(d: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Fill the :data:`DEFAULTABLE` item fields that ``d`` lacks (``None``) from ``defaults``."""
     for k, v in defaults.items():

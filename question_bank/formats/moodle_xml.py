@@ -48,7 +48,8 @@ from ._source import load_source
 from .common import parse_grades
 from .interchange import (PLACEHOLDER_MARKING_POINT, PLACEHOLDER_REFERENCE, CannotCarryError,
                           InterchangeImportResult, ItemCollector, apply_defaults, check_defaults, flow_text,
-                          fmt_points, image_extension, localname, loss, parse_points_suffix, problem, warn)
+                          fmt_points, image_extension, localname, loss, map_category, parse_points_suffix, problem,
+                          warn)
 from .xml_safety import parse_xml
 
 __all__ = ["read_moodle_xml", "write_moodle_xml", "check_moodle_export", "scan_categories", "CategoryScan",
@@ -188,19 +189,8 @@ def read_moodle_xml(data: Any, *, category_map: Mapping[str, Any] | None = None,
         if d is None:
             continue
         # knowledge point: own tag, else the category mapping, else defaults (no category only)
-        if d.get("kp") is None:
-            target = cmap.get(cat)
-            if isinstance(target, Mapping):
-                for k in ("occupation", "grades"):
-                    if d.get(k) is None and target.get(k) is not None:
-                        d[k] = target[k]
-                target = target.get("kp")
-            if target is not None:
-                d["kp"] = target
-            elif cat:
-                line, n = unmapped.get(cat, (cat_line, 0))
-                unmapped[cat] = (line, n + 1)
-                r.failed.add("kp")
+        if not map_category(d, cat, cmap, unmapped, cat_line):
+            r.failed.add("kp")
         r.finish(d)
     for c, (line, n) in unmapped.items():
         col.add(problem("unmapped_category", "kp", file=name, line=line, value=c, questions=n))
