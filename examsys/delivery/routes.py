@@ -24,6 +24,7 @@ from ..extensions import db
 from ..models.exams import FINAL_STATUSES
 from ..services import attempts, sessions
 from ..services.exams import ExamError
+from . import paper_html
 from .forms import CandidateLoginForm, ConfirmForm
 
 bp = Blueprint("delivery", __name__)
@@ -47,7 +48,7 @@ def load_candidate():
 
 
 def _attempt():
-    att = attempts.get_attempt(g.candidate_attempt_id, refresh=True)
+    att = attempts.attempt_for_page(g.candidate_attempt_id)
     if att is None:  # pragma: no cover - the session points at a deleted attempt
         sessions.end_current_session()
         return None
@@ -144,7 +145,6 @@ def confirm():
     form = ConfirmForm()
     if form.validate_on_submit():
         attempts.confirm(att)
-        attempts.enter(att)
         return redirect(url_for("delivery.paper"))
     return render_template("delivery/confirm.html", att=att, cand=att.candidate, sess=att.session, form=form,
                            state=attempts.state(att)), (400 if request.method == "POST" else 200)
@@ -164,8 +164,24 @@ def paper():
         # before the start; or started but not entered yet: the page's first heartbeat (a POST) enters
         return render_template("delivery/waiting.html", att=att, cand=att.candidate, sess=sess, state=state)
     data = attempts.paper(att)
+    nav_html, questions_html = paper_html.render(data, _paper_labels(), _type_names(data),
+                                                 lambda sha: url_for("delivery.media", sha=sha))
     return render_template("delivery/paper.html", att=att, cand=att.candidate, sess=sess, state=state, paper=data,
+                           nav_html=nav_html, questions_html=questions_html,
                            seq_base=attempts.seq_base(att, data["max_seq"]))
+
+
+def _paper_labels() -> dict:
+    return {"question": _("Question %(n)s", n="{n}"), "points": _("(%(p)s points)", p="{p}"),
+            "saved": _("Saved %(time)s", time="{t}"), "figure": _("Figure"), "true": _("True (√)"),
+            "false": _("False (×)"), "answer": _("Your answer"), "mark": _("Mark for review"),
+            "prev": _("Previous question"), "next": _("Next question")}
+
+
+def _type_names(data: dict) -> dict:
+    from ..template_helpers import type_name
+    kinds = {sec["name"] for sec in data["sections"]} | {q["type"] for sec in data["sections"] for q in sec["questions"]}
+    return {k: type_name(k) for k in kinds}
 
 
 @bp.route("/exam/media/<sha>")

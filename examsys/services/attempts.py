@@ -31,6 +31,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import BigInteger, Boolean, Integer, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from question_bank import item_types
 from question_bank.layout import LETTERS, AnswerError, answer_to_display, answer_to_original, layout_entries
@@ -80,6 +82,14 @@ _event = add_event
 
 def candidate_label(att: ExamAttempt) -> str:
     return f"candidate:{att.candidate.ticket_no}"
+
+
+def attempt_for_page(attempt_id: int) -> ExamAttempt | None:
+    """The attempt with its candidate, session and occupation, read fresh in one statement (for pages)."""
+    return db.session.execute(
+        select(ExamAttempt).where(ExamAttempt.id == attempt_id)
+        .options(joinedload(ExamAttempt.candidate), joinedload(ExamAttempt.session).joinedload(ExamSession.occupation))
+        .execution_options(populate_existing=True)).scalar_one_or_none()
 
 
 def remaining_ms(att: ExamAttempt, now: _dt.datetime) -> int | None:
@@ -139,48 +149,62 @@ def _credential_ok(cand: ExamCandidate | None, credential: str) -> tuple[bool, b
 def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     """Check 准考证号 + last 6 characters of the ID number (or the printed one-time code), the session
     window and the one-session rule; on success open a server-side candidate session (the caller's response
-    carries its cookie). Failures are counted atomically per ticket and per address before the check."""
+    carries its cookie).
+
+    Brute force: the ticket's counter is incremented *before* the check and its row stays locked until this
+    transaction commits, so concurrent guesses on one ticket queue and at most ``LOGIN_MAX_FAILURES`` checks
+    happen before it locks; the address's counter (a whole room may share one address) is read before and
+    incremented on failure only. One commit per login; a success is recorded as the attempt's ``login``
+    event (shown to the proctor), a failure or a refused second login also in the audit log."""
     cfg = current_app.config
     ticket_norm = "".join((ticket or "").split()).upper()[:32]
-    ok_ticket = throttle.reserve_attempt(f"ticket:{ticket_norm}", limit=cfg["LOGIN_MAX_FAILURES"],
-                                         lock_seconds=cfg["LOGIN_LOCK_SECONDS"])
-    ok_ip = throttle.reserve_attempt(f"cip:{ip}", limit=cfg.get("CANDIDATE_IP_MAX_FAILURES", 100),
-                                     lock_seconds=cfg["LOGIN_LOCK_SECONDS"])
-    if not (ok_ticket and ok_ip):
+    lock_s = cfg["LOGIN_LOCK_SECONDS"]
+    ip_key, ip_limit = f"cip:{ip}", cfg.get("CANDIDATE_IP_MAX_FAILURES", 100)
+    if throttle.is_locked(ip_key, limit=ip_limit, lock_seconds=lock_s):
+        db.session.rollback()
         return LoginOutcome(error=LOGIN_LOCKED)
-    cand = db.session.execute(select(ExamCandidate).where(ExamCandidate.ticket_no == ticket_norm)) \
-        .scalar_one_or_none() if ticket_norm else None
+    if not throttle.reserve_attempt(f"ticket:{ticket_norm}", limit=cfg["LOGIN_MAX_FAILURES"], lock_seconds=lock_s,
+                                    commit=False):
+        db.session.commit()
+        return LoginOutcome(error=LOGIN_LOCKED)
+    att = db.session.execute(
+        select(ExamAttempt).join(ExamCandidate, ExamCandidate.id == ExamAttempt.candidate_id)
+        .where(ExamCandidate.ticket_no == ticket_norm)
+        .options(contains_eager(ExamAttempt.candidate), joinedload(ExamAttempt.session))
+        .execution_options(populate_existing=True)).scalar_one_or_none() if ticket_norm else None
+    cand = att.candidate if att is not None else None
     valid, used_code = _credential_ok(cand, credential)
     if not valid:
+        throttle.reserve_attempt(ip_key, limit=ip_limit, lock_seconds=lock_s, commit=False)
         audit.record("candidate.login_failed", "exam_candidate", ticket_norm or "?",
                      actor_label=f"candidate:{ticket_norm or '?'}", after={"ip": ip})
         db.session.commit()
         return LoginOutcome(error=LOGIN_FAILED)
     throttle.clear(f"ticket:{ticket_norm}")
-    throttle.clear(f"cip:{ip}")
-    db.session.commit()
-    att = db.session.execute(select(ExamAttempt).where(ExamAttempt.candidate_id == cand.id)).scalar_one()
     sess = att.session
-    exams.maybe_autostart(sess)
+    if sess.started_at is None:
+        exams.maybe_autostart(sess)  # commits when it starts the session
     now = clock.now()
     finalise_if_due(att, now)
+    label = f"candidate:{ticket_norm}"
     if att.status not in FINAL_STATUSES:
         if now < exams.login_opens_at(sess):
+            db.session.commit()
             return LoginOutcome(error=NOT_OPEN, opens_at=exams.login_opens_at(sess))
         closes = exams.entry_closes_at(sess)
         if att.entered_at is None and closes is not None and now > closes:
-            _event(sess.id, att.id, "login_refused_late", actor_label=candidate_label(att), detail={"ip": ip})
+            _event(sess.id, att.id, "login_refused_late", actor_label=label, detail={"ip": ip})
             db.session.commit()
             return LoginOutcome(error=TOO_LATE)
         if sess.status == FINISHED:
+            db.session.commit()
             return LoginOutcome(error=CLOSED)
         current = sessions.current_session(kind="candidate")
-        others = [s for s in sessions.live_sessions(kind="candidate", subject_id=att.id)
-                  if current is None or s.id != current.id]
-        if others:
-            _event(sess.id, att.id, "second_login", actor_label=candidate_label(att),
-                   detail={"ip": ip, "active_ip": others[0].ip})
-            audit.record("candidate.second_login_refused", "exam_attempt", att.id, actor_label=candidate_label(att),
+        other_ip = sessions.other_live_session_ip(kind="candidate", subject_id=att.id,
+                                                  except_id=current.id if current is not None else None)
+        if other_ip is not None:
+            _event(sess.id, att.id, "second_login", actor_label=label, detail={"ip": ip, "active_ip": other_ip})
+            audit.record("candidate.second_login_refused", "exam_attempt", att.id, actor_label=label,
                          after={"ip": ip})
             db.session.commit()
             return LoginOutcome(error=SECOND_LOGIN)
@@ -188,11 +212,10 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     sessions.open_session(kind="candidate", subject_id=att.id)
     if used_code:
         cand.login_code_used_at = now
-    _event(sess.id, att.id, "login", actor_label=candidate_label(att),
-           detail={"ip": ip, "with": "code" if used_code else "id"})
-    audit.record("candidate.login", "exam_attempt", att.id, actor_label=candidate_label(att), after={"ip": ip})
+    attempt_id = att.id
+    _event(sess.id, attempt_id, "login", actor_label=label, detail={"ip": ip, "with": "code" if used_code else "id"})
     db.session.commit()
-    return LoginOutcome(attempt_id=att.id)
+    return LoginOutcome(attempt_id=attempt_id)
 
 
 def logout() -> None:
@@ -201,28 +224,40 @@ def logout() -> None:
 
 
 def confirm(att: ExamAttempt) -> None:
-    """The candidate confirmed the 核对信息 screen."""
+    """The candidate confirmed the 核对信息 screen; after the start this also enters the paper (one commit)."""
+    now = clock.now()
     if att.confirmed_at is None:
-        att.confirmed_at = clock.now()
-        _event(att.session_id, att.id, "confirmed", actor_label=candidate_label(att))
-        db.session.commit()
+        res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id,
+                                                           ExamAttempt.confirmed_at.is_(None))
+                                 .values(confirmed_at=now))
+        if res.rowcount == 1:
+            _event(att.session_id, att.id, "confirmed", actor_label=candidate_label(att), at=now)
+            set_committed_value(att, "confirmed_at", now)
+        else:
+            db.session.expire(att)
+    enter(att)
 
 
 def enter(att: ExamAttempt) -> None:
     """Enter the paper after the start (``not_started`` → ``in_progress``, once): on confirming the details
-    after the start, or on the waiting page's first heartbeat after it (POSTs; a GET changes nothing)."""
+    after the start, or on the waiting page's first heartbeat after it (POSTs; a GET changes nothing).
+    Commits (together with whatever the caller added)."""
     sess = att.session
-    exams.maybe_autostart(sess)
+    if sess.started_at is None:
+        exams.maybe_autostart(sess)
     now = clock.now()
     finalise_if_due(att, now)
-    if att.status != NOT_STARTED or sess.started_at is None or att.confirmed_at is None:
-        return
-    res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id, ExamAttempt.status == NOT_STARTED)
-                             .values(status=IN_PROGRESS, entered_at=now, last_seen_at=now))
-    if res.rowcount == 1:
-        _event(att.session_id, att.id, "entered", actor_label=candidate_label(att))
+    if att.status == NOT_STARTED and sess.started_at is not None and att.confirmed_at is not None:
+        res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id,
+                                                           ExamAttempt.status == NOT_STARTED)
+                                 .values(status=IN_PROGRESS, entered_at=now, last_seen_at=now))
+        if res.rowcount == 1:
+            _event(att.session_id, att.id, "entered", actor_label=candidate_label(att), at=now)
+            for key, value in (("status", IN_PROGRESS), ("entered_at", now), ("last_seen_at", now)):
+                set_committed_value(att, key, value)
+        else:
+            db.session.expire(att)
     db.session.commit()
-    db.session.refresh(att)
 
 
 # -- the paper -------------------------------------------------------------------------------------
@@ -234,31 +269,49 @@ def _item_view(iv: ItemVersion) -> dict:
             "unit": content.get("unit")}
 
 
-def paper(att: ExamAttempt) -> dict:
+_ITEM_CACHE_MAX = 20_000
+
+
+def _paper_items(pis: list[int]) -> dict[int, tuple]:
+    """``paper item id -> (points, candidate view)`` for the given items of frozen papers.
+
+    A frozen paper's items and their item versions never change (a key correction is a marking-side
+    override), so the views are kept per app in this process: a 1,000-candidate sitting reads them once
+    per worker. (After ``examsys restore`` into a database a server is using, restart the server.)"""
+    cache = current_app.extensions.setdefault("examsys.item_views", {})
+    missing = [pi for pi in pis if pi not in cache]
+    if missing:
+        if len(cache) + len(missing) > _ITEM_CACHE_MAX:
+            cache.clear()
+        for pi, iv in db.session.execute(
+                select(PaperItem, ItemVersion).join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
+                .where(PaperItem.id.in_(missing))):
+            cache[pi.id] = (pi.points, _item_view(iv))
+    return {pi: cache[pi] for pi in pis if pi in cache}
+
+
+def paper(att) -> dict:
     """The candidate's paper in display order, with their acknowledged answers (display space).
-    Contains no key, reference answer, marking point or other candidate's data."""
+    Contains no key, reference answer, marking point or other candidate's data. ``att`` needs ``id`` and
+    ``layout`` (an :class:`ExamAttempt` or a snapshot row)."""
     entries = list(layout_entries(att.layout))
-    pis = [e["pi"] for _, e in entries]
-    rows = {pi.id: (pi, iv) for pi, iv in db.session.execute(
-        select(PaperItem, ItemVersion).join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
-        .where(PaperItem.id.in_(pis)))}
+    rows = _paper_items([e["pi"] for _, e in entries])
     saved = {r.paper_item_id: r for r in db.session.execute(
-        select(ExamResponse).where(ExamResponse.attempt_id == att.id)).scalars()}
+        select(_R.paper_item_id, _R.answer, _R.flagged, _R.seq, _R.saved_at).where(_R.attempt_id == att.id))}
     sections = []
-    by_pi = {e["pi"]: (n, e) for n, e in entries}
+    by_pi = {e["pi"]: n for n, e in entries}
     for sec in att.layout["sections"]:
         items = []
         for e in sec["items"]:
-            n = by_pi[e["pi"]][0]
-            pi, iv = rows[e["pi"]]
-            view = _item_view(iv)
+            pi = e["pi"]
+            points, view = rows[pi]
             options = None
             if view["options"] is not None:
                 options = [{"id": e["ids"][k], "label": LETTERS[k], "text": view["options"][orig]}
                            for k, orig in enumerate(e["order"])]
-            r = saved.get(pi.id)
-            items.append({"id": pi.id, "no": n, "type": e["t"], "stem": view["stem"], "images": view["images"],
-                          "options": options, "unit": view["unit"], "points": pi.points,
+            r = saved.get(pi)
+            items.append({"id": pi, "no": by_pi[pi], "type": e["t"], "stem": view["stem"], "images": view["images"],
+                          "options": options, "unit": view["unit"], "points": points,
                           "answer": answer_to_display(e, r.answer) if r else None,
                           "flagged": bool(r.flagged) if r else False,
                           "saved_at": local_hms(r.saved_at) if r else ""})
@@ -276,12 +329,10 @@ def seq_base(att: ExamAttempt, max_seq: int) -> int:
     return max(max_seq + 1, now_ms * 1000)
 
 
-def attempt_images(att: ExamAttempt) -> set[str]:
-    pis = [e["pi"] for _, e in layout_entries(att.layout)]
+def attempt_images(att) -> set[str]:
     out: set[str] = set()
-    for (images,) in db.session.execute(select(ItemVersion.images).join(
-            PaperItem, PaperItem.item_version_id == ItemVersion.id).where(PaperItem.id.in_(pis))):
-        out.update(images or [])
+    for _points, view in _paper_items([e["pi"] for _, e in layout_entries(att.layout)]).values():
+        out.update(view["images"] or [])
     return out
 
 
@@ -316,26 +367,35 @@ _R = ExamResponse.__table__.c
 _UPSERT: dict[str, object] = {}
 
 
+_C = ExamCandidate.__table__.c
+
+
 @dataclass
 class _Snap:
-    """The attempt and session values a save needs, read in one statement (plays both roles for
-    :func:`state` and :func:`_refusal`)."""
+    """The attempt and session values a save or a heartbeat needs, read in one statement (plays both roles
+    for :func:`state` and :func:`_refusal`)."""
 
     id: int
     session_id: int
     status: str
     deadline: _dt.datetime | None
     paused_at: _dt.datetime | None
-    layout: dict
+    confirmed_at: _dt.datetime | None
+    last_seen_at: _dt.datetime | None
     grace_seconds: int
     started_at: _dt.datetime | None
     starts_at: _dt.datetime
+    ticket_no: str
+    layout: dict | None = None
 
 
-def _snapshot(attempt_id: int, *, lock: bool) -> _Snap | None:
-    q = (select(_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.layout, _S.grace_seconds,
-                _S.started_at, _S.starts_at)
-         .join(ExamSession.__table__, _S.id == _A.session_id).where(_A.id == attempt_id))
+def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | None:
+    cols = [_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.confirmed_at, _A.last_seen_at,
+            _S.grace_seconds, _S.started_at, _S.starts_at, _C.ticket_no]
+    if layout:
+        cols.append(_A.layout)
+    q = (select(*cols).join(ExamSession.__table__, _S.id == _A.session_id)
+         .join(ExamCandidate.__table__, _C.id == _A.candidate_id).where(_A.id == attempt_id))
     if lock:  # PostgreSQL: FOR SHARE OF exam_attempt (a finalisation waits for this save, and vice versa)
         q = q.with_for_update(read=True, of=ExamAttempt.__table__)
     row = db.session.execute(q).one_or_none()
@@ -367,23 +427,18 @@ def _upsert_statement():
         index_elements=["attempt_id", "paper_item_id"],
         set_={"answer": stmt.excluded.answer, "flagged": stmt.excluded.flagged, "seq": stmt.excluded.seq,
               "saved_at": stmt.excluded.saved_at},
-        where=_R.seq < stmt.excluded.seq)
+        where=_R.seq < stmt.excluded.seq).returning(_R.seq, _R.saved_at)
     _UPSERT[name] = stmt
     return stmt
-
-
-def _ticket_label(attempt_id: int) -> str:
-    ticket = db.session.execute(select(ExamCandidate.ticket_no).join(
-        ExamAttempt, ExamAttempt.candidate_id == ExamCandidate.id).where(ExamAttempt.id == attempt_id)).scalar_one()
-    return f"candidate:{ticket}"
 
 
 def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
     """Store one answer if ``seq`` is newer than the stored one (see the module docstring). Returns the
     acknowledgement; raises :class:`ExamError` (404 unknown attempt, 422 bad item/answer, 409 refused).
 
-    The hot path is four statements (attempt + session read, upsert, read-back, commit) built from cached
-    Core constructs; nothing but the response row is written."""
+    The hot path is two statements and a commit (attempt + session read, upsert ``RETURNING``) built from
+    cached Core constructs; nothing but the response row is written. The same ``seq`` again with the same
+    answer is a retry (acknowledged); with a different answer it is refused (409 ``seq_conflict``)."""
     now = clock.now()
     snap = _snapshot(attempt_id, lock=True)
     if snap is None:
@@ -407,25 +462,31 @@ def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
                         status=422, code=e.code) from None
     refusal = _refusal(snap, snap, now)
     if refusal is None:
-        db.session.execute(_upsert_statement(), {
-            "a_id": snap.id, "g_id": snap.id, "pi": entry["pi"],
-            "iv": int(entry.get("iv") or _item_version_of(entry["pi"])), "answer": original, "flagged": flagged,
-            "seq": seq, "now": now, "cutoff": now - exams.grace(snap)})
-        # (no rowcount: not reported for this statement by every driver; read the row back instead)
-        stored = db.session.execute(select(_R.seq, _R.saved_at).where(
-            _R.attempt_id == snap.id, _R.paper_item_id == entry["pi"])).one_or_none()
-        if stored is not None and stored.seq >= seq:
+        params = {"a_id": snap.id, "g_id": snap.id, "pi": entry["pi"],
+                  "iv": int(entry.get("iv") or _item_version_of(entry["pi"])), "answer": original,
+                  "flagged": flagged, "seq": seq, "now": now, "cutoff": now - exams.grace(snap)}
+        stored = db.session.execute(_upsert_statement(), params).first()  # RETURNING: a row when written
+        if stored is None:  # not written: an older or equal seq, or the attempt changed since the read
+            stored = db.session.execute(select(_R.seq, _R.saved_at, _R.answer, _R.flagged).where(
+                _R.attempt_id == snap.id, _R.paper_item_id == entry["pi"])).first()
+            if stored is not None and stored.seq == seq and (stored.answer != original or stored.flagged != flagged):
+                refusal = ("seq_conflict", _("This answer was sent with a sequence number already used for a "
+                                             "different answer; reload the page (your saved answers are kept)."))
+            elif stored is None or stored.seq < seq:
+                stored = None
+        if refusal is None and stored is not None:
             out = {"ok": True, "item": entry["pi"], "seq": stored.seq, "stale": stored.seq > seq,
                    "saved_at": _iso(stored.saved_at), "saved_at_local": local_hms(stored.saved_at)}
             out.update(state(snap, snap, now))
             db.session.commit()
             return out
-        # the attempt changed between the check and the write (paused, handed in): re-read and refuse
-        snap = _snapshot(attempt_id, lock=False)
-        refusal = _refusal(snap, snap, now) or ("submitted", _("This paper has been handed in; answers can no "
-                                                               "longer be changed."))
+        if refusal is None:
+            # the attempt changed between the check and the write (paused, handed in): re-read and refuse
+            snap = _snapshot(attempt_id, lock=False)
+            refusal = _refusal(snap, snap, now) or ("submitted", _("This paper has been handed in; answers can no "
+                                                                   "longer be changed."))
     code, message = refusal
-    _event(snap.session_id, snap.id, "save_refused", actor_label=_ticket_label(snap.id),
+    _event(snap.session_id, snap.id, "save_refused", actor_label=f"candidate:{snap.ticket_no}",
            detail={"reason": code, "item": entry["pi"], "seq": seq})
     db.session.commit()
     att = get_attempt(snap.id, refresh=True)
@@ -456,19 +517,25 @@ def _answer_reason(code: str) -> str:
 
 def heartbeat(attempt_id: int, events=None) -> dict:
     """Record that the page is alive (at most every 10 s) and its integrity signals; return the state.
-    Also starts a due session and finalises an attempt past its deadline + grace (lazy finalisation)."""
-    att = get_attempt(attempt_id, refresh=True)
-    if att is None:
+    Also starts a due session, enters the paper from the waiting room after the start, and finalises an
+    attempt past its deadline + grace (lazy finalisation). The usual beat is one read and, every 10 s or
+    with events, one short write."""
+    snap = _snapshot(attempt_id, lock=False, layout=False)
+    if snap is None:
         raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
-    sess = att.session
-    exams.maybe_autostart(sess)
     now = clock.now()
-    if finalise_if_due(att, now):
-        att = get_attempt(attempt_id, refresh=True)
-    if att.status == NOT_STARTED and sess.started_at is not None and att.confirmed_at is not None:
-        enter(att)  # the waiting page's heartbeat after the start opens the paper
+    due = snap.deadline is not None and snap.paused_at is None and snap.status not in FINAL_STATUSES \
+        and now > snap.deadline + _dt.timedelta(seconds=snap.grace_seconds)
+    if snap.started_at is None or snap.status == NOT_STARTED or due:
+        att = get_attempt(attempt_id, refresh=True)  # the rare transitions go through the ORM services
+        if att.session.started_at is None:
+            exams.maybe_autostart(att.session)
+        finalise_if_due(att, now)
+        if att.status == NOT_STARTED and att.confirmed_at is not None:
+            enter(att)
+        snap = _snapshot(attempt_id, lock=False, layout=False)
     write = False
-    label = None
+    label = f"candidate:{snap.ticket_no}"
     for ev in (events or [])[:MAX_EVENTS_PER_BEAT]:
         if not isinstance(ev, dict) or ev.get("kind") not in INTEGRITY_KINDS:
             continue
@@ -478,15 +545,16 @@ def heartbeat(attempt_id: int, events=None) -> dict:
         ms = ev.get("ms")
         if isinstance(ms, (int, float)) and not isinstance(ms, bool) and math.isfinite(ms):
             detail["ms"] = int(max(0, min(ms, 24 * 3600 * 1000)))  # how long the page was left
-        label = label or candidate_label(att)
-        _event(sess.id, att.id, ev["kind"], actor_label=label, detail=detail or None, at=now)
+        _event(snap.session_id, snap.id, ev["kind"], actor_label=label, detail=detail or None, at=now)
         write = True
-    if att.last_seen_at is None or now - att.last_seen_at >= LAST_SEEN_EVERY:
-        db.session.execute(update(ExamAttempt).where(ExamAttempt.id == att.id).values(last_seen_at=now))
+    if snap.last_seen_at is None or now - snap.last_seen_at >= LAST_SEEN_EVERY:
+        db.session.execute(update(ExamAttempt).where(ExamAttempt.id == snap.id).values(last_seen_at=now))
         write = True
     if write:
         db.session.commit()
-    return state(att, sess, now)
+    else:
+        db.session.rollback()  # end the read transaction (nothing was written)
+    return state(snap, snap, now)
 
 
 # -- submit and finalisation -----------------------------------------------------------------------
@@ -494,26 +562,27 @@ def heartbeat(attempt_id: int, events=None) -> dict:
 def submit(attempt_id: int, *, time_up: bool = False) -> dict:
     """The candidate hands in (``time_up``: the page's timer ran out; accepted only near the deadline).
     Idempotent: a second submit answers with the submitted state."""
-    att = get_attempt(attempt_id, refresh=True)
-    if att is None:
+    snap = _snapshot(attempt_id, lock=False, layout=False)
+    if snap is None:
         raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
-    sess = att.session
     now = clock.now()
-    if att.status in FINAL_STATUSES:
-        return {"ok": True, "already": True, **state(att, sess, now)}
-    if att.status != IN_PROGRESS or att.deadline is None:
+    if snap.status in FINAL_STATUSES:
+        db.session.rollback()
+        return {"ok": True, "already": True, **state(snap, snap, now)}
+    if snap.status != IN_PROGRESS or snap.deadline is None:
         raise ExamError(_("The exam has not started for you yet."), status=409, code="not_started")
-    if att.paused_at is not None:
+    if snap.paused_at is not None:
         raise ExamError(_("The exam is paused by the proctor; hand in after it resumes."), status=409, code="paused")
-    past_deadline = now >= att.deadline - TIME_UP_TOLERANCE
+    past_deadline = now >= snap.deadline - TIME_UP_TOLERANCE
     if time_up and not past_deadline:
         err = ExamError(_("Time is not up yet; the timer has been corrected."), status=409, code="not_time_up")
-        err.state = state(att, sess, now)
+        err.state = state(snap, snap, now)
         raise err
-    reason = "timeout" if time_up or now >= att.deadline else "candidate"
-    won = finalise(att.id, reason, actor_label=candidate_label(att))
-    att = get_attempt(attempt_id, refresh=True)
-    return {"ok": True, "already": not won, **state(att, att.session, now)}
+    reason = "timeout" if time_up or now >= snap.deadline else "candidate"
+    won = finalise(attempt_id, reason, actor_label=f"candidate:{snap.ticket_no}")
+    snap = _snapshot(attempt_id, lock=False, layout=False)
+    db.session.rollback()
+    return {"ok": True, "already": not won, **state(snap, snap, now)}
 
 
 def answered_counts(attempt_ids) -> dict[int, int]:

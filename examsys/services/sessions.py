@@ -9,7 +9,7 @@ import datetime as _dt
 import hashlib
 import secrets
 
-from flask import current_app, request, session
+from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import select, update
 
 from .. import clock
@@ -36,32 +36,52 @@ def open_session(*, kind: str, user_id: int | None = None, subject_id: int | Non
                       last_seen=now, expires_at=now + _dt.timedelta(seconds=seconds),
                       ip=(request.remote_addr or "")[:64], user_agent=(request.user_agent.string or "")[:300])
     db.session.add(row)
+    _forget()
     session[SESSION_KEY] = token
     session.permanent = True
     return row
 
 
-def current_session(kind: str | None = None) -> AuthSession | None:
-    """The live server-side session of this request, or ``None`` (missing, expired, revoked)."""
+_LOOKUP = select(AuthSession.id, AuthSession.kind, AuthSession.user_id, AuthSession.subject_id,
+                 AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen, AuthSession.ip)
+_UNSET = object()
+
+
+def current_session(kind: str | None = None):
+    """The live server-side session of this request, or ``None`` (missing, expired, revoked).
+
+    Returns a read-only row (``id``, ``kind``, ``user_id``, ``subject_id``, ``expires_at``, ``last_seen``,
+    ``ip``) read with one Core statement and remembered for the rest of the request; ``last_seen`` is
+    written at most every 60 s."""
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    row = db.session.get(AuthSession, _digest(token))
-    now = clock.now()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    row = g.get("_auth_session", _UNSET) if has_request_context() else _UNSET
+    if row is _UNSET:
+        row = db.session.execute(_LOOKUP.where(AuthSession.id == _digest(token))).one_or_none()
+        now = clock.now()
+        if row is not None and (row.revoked_at is not None or row.expires_at <= now):
+            row = None
+        if row is not None and now - row.last_seen > _TOUCH_EVERY:
+            db.session.execute(update(AuthSession).where(AuthSession.id == row.id).values(last_seen=now))
+            db.session.commit()
+        if has_request_context():
+            g._auth_session = row
+    if row is None or (kind is not None and row.kind != kind):
         return None
-    if kind is not None and row.kind != kind:
-        return None
-    if now - row.last_seen > _TOUCH_EVERY:
-        row.last_seen = now
-        db.session.commit()
     return row
+
+
+def _forget() -> None:
+    if has_request_context():
+        g.pop("_auth_session", None)
 
 
 def end_current_session() -> None:
     token = session.get(SESSION_KEY)
     if token:
         revoke(_digest(token))
+    _forget()
     session.clear()
 
 
@@ -77,6 +97,16 @@ def revoke_all(*, kind: str, subject_id: int | None = None, user_id: int | None 
     if user_id is not None:
         q = q.where(AuthSession.user_id == user_id)
     return db.session.execute(q.values(revoked_at=clock.now())).rowcount
+
+
+def other_live_session_ip(*, kind: str, subject_id: int, except_id: str | None) -> str | None:
+    """The address of a live session of ``subject_id`` other than ``except_id``, or ``None`` (one statement)."""
+    q = select(AuthSession.ip).where(AuthSession.kind == kind, AuthSession.subject_id == subject_id,
+                                     AuthSession.revoked_at.is_(None), AuthSession.expires_at > clock.now())
+    if except_id is not None:
+        q = q.where(AuthSession.id != except_id)
+    row = db.session.execute(q.limit(1)).first()
+    return None if row is None else (row.ip or "")
 
 
 def live_sessions(*, kind: str, subject_id: int) -> list[AuthSession]:

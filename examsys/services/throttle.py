@@ -2,7 +2,9 @@
 
 :func:`reserve_attempt` increments the key's counter in one statement (an upsert, read back in the same transaction) *before*
 the password is checked, so concurrent guesses cannot slip past the limit: with a limit of 5, at most 5
-password checks happen before the key is locked. A success calls :func:`clear`.
+password checks happen before the key is locked. A success calls :func:`clear`. Coarse counters that
+need no such exactness (all candidates of a room may share one address) are read with :func:`is_locked`
+and counted on failure only, so successful logins never queue on one hot row.
 """
 from __future__ import annotations
 
@@ -26,15 +28,12 @@ def _insert():
     raise RuntimeError(f"unsupported database dialect {name!r}")
 
 
-def reserve_attempt(key: str, *, limit: int, lock_seconds: int) -> bool:
-    """Count one attempt for ``key``; return ``False`` when the key is locked (more than ``limit``
-    attempts since the last success, within the lock period). Commits at once (the counter must
-    survive a rolled-back request)."""
+def _upsert(key: str, *, limit: int, lock_seconds: int):
     now = clock.now()
     t = LoginThrottle.__table__.c
     expired = (t.window_start <= now - _dt.timedelta(seconds=lock_seconds))
     stmt = _insert().values(key=key, failures=1, window_start=now, locked_until=None)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[LoginThrottle.key],
         set_={
             "failures": case((expired, 1), else_=t.failures + 1),
@@ -45,13 +44,31 @@ def reserve_attempt(key: str, *, limit: int, lock_seconds: int) -> bool:
                 else_=t.locked_until,
             ),
         },
-    )
-    db.session.execute(stmt)
-    # Read back inside the same transaction: the upsert holds the row's write lock until commit,
-    # so the count we read is our own increment (no RETURNING: pysqlite mishandles it on commit).
-    count = db.session.execute(select(LoginThrottle.failures).where(LoginThrottle.key == key)).scalar_one()
-    db.session.commit()
+    ).returning(t.failures)
+
+
+def reserve_attempt(key: str, *, limit: int, lock_seconds: int, commit: bool = True) -> bool:
+    """Count one attempt for ``key``; return ``False`` when the key is locked (more than ``limit``
+    attempts since the last success, within the lock period).
+
+    One upsert ``RETURNING`` the count. With ``commit`` (default) it is committed at once (the counter must
+    survive a rolled-back request). With ``commit=False`` the caller keeps the transaction open: the
+    upsert holds the key's row lock until the caller commits, so concurrent attempts on the same key wait
+    and then see this one's count — the caller must commit on every outcome (after a failure the count
+    stays; after a success it calls :func:`clear` in the same transaction)."""
+    count = db.session.execute(_upsert(key, limit=limit, lock_seconds=lock_seconds)).scalar_one()
+    if commit:
+        db.session.commit()
     return count <= limit
+
+
+def is_locked(key: str, *, limit: int, lock_seconds: int) -> bool:
+    """Whether ``key`` has more than ``limit`` failures within the lock period (a read; no write)."""
+    row = db.session.execute(select(LoginThrottle.failures, LoginThrottle.window_start)
+                             .where(LoginThrottle.key == key)).first()
+    if row is None:
+        return False
+    return row.failures > limit and row.window_start > clock.now() - _dt.timedelta(seconds=lock_seconds)
 
 
 def clear(key: str) -> None:

@@ -3,8 +3,6 @@ ordering and retries, submit, lazy and CLI finalisation, and the marking hook.""
 from __future__ import annotations
 
 import datetime as _dt
-import sys
-import types
 
 import pytest
 from sqlalchemy import func, select
@@ -249,6 +247,10 @@ def test_older_sequence_never_overwrites_and_retries_are_harmless(app, exam):
         r = f.api(client, token, aid, "answers", {"item": sc["pi"], "seq": 10, "answer": sc["ids"][1]})
         assert r.status_code == 200 and r.get_json()["seq"] == 10
     assert stored(app, aid)[sc["pi"]][:2] == ("ABCD"[sc["order"][1]], 10)
+    # the same sequence number for a different answer is not a retry: refused, nothing stored, never acked
+    r = f.api(client, token, aid, "answers", {"item": sc["pi"], "seq": 10, "answer": sc["ids"][2]})
+    assert r.status_code == 409 and r.get_json()["error"] == "seq_conflict" and r.get_json()["ok"] is False
+    assert stored(app, aid)[sc["pi"]][:2] == ("ABCD"[sc["order"][1]], 10)
     # clearing an answer stores NULL (not answered)
     assert f.api(client, token, aid, "answers", {"item": sc["pi"], "seq": 11, "answer": None}).status_code == 200
     assert stored(app, aid)[sc["pi"]][:2] == (None, 11)
@@ -344,14 +346,14 @@ def test_sweeper_sweep_once_finalises(app, exam):
 
 
 def test_marking_hook_is_called_once_after_commit(app, exam, monkeypatch):
+    from examsys.services import marking_hooks
     calls = []
-    module = types.ModuleType("examsys.services.marking_hooks")
 
-    def on_attempt_finalised(attempt_id):  # called inside the request, after the commit
-        calls.append((attempt_id, db.session.get(ExamAttempt, attempt_id).status))
+    def mark_finalised(attempt_ids):  # post-finalisation (inline in tests: in the request, after the commit)
+        calls.extend((aid, db.session.get(ExamAttempt, aid).status) for aid in attempt_ids)
+        return {}
 
-    module.on_attempt_finalised = on_attempt_finalised
-    monkeypatch.setitem(sys.modules, "examsys.services.marking_hooks", module)
+    monkeypatch.setattr(marking_hooks, "mark_finalised", mark_finalised)
     client, aid, token, _ = sitting(app, exam)
     f.api(client, token, aid, "submit", {"confirm": True})
     f.api(client, token, aid, "submit", {"confirm": True})

@@ -230,7 +230,15 @@ def test_fuzz_the_candidate_json_api(app, sittings, req):
     if valid is not None and what == "answers":
         # a valid save of an open attempt is acknowledged; of a handed-in one refused with 409
         status = before["attempts"][s["aid"]][0]
-        assert resp.status_code == (200 if status == "in_progress" else 409), info
+        sent = json.loads(data)
+        e = next(e for e in s["entries"] if e["pi"] == sent["item"])
+        old = before["responses"].get((s["aid"], sent["item"]))
+        if status == "in_progress" and old is not None and old[2] == sent["seq"] \
+                and (old[0], old[1]) != (answer_to_original(e, sent.get("answer")), sent.get("flagged", False)):
+            # the same sequence number for a different answer: refused, nothing stored
+            assert resp.status_code == 409 and payload["error"] == "seq_conflict", info
+        else:
+            assert resp.status_code == (200 if status == "in_progress" else 409), info
     if valid is not None and what in ("heartbeat", "submit"):
         assert resp.status_code == 200 or (what == "submit" and payload.get("error") == "not_time_up"), info
 
