@@ -28,9 +28,18 @@
 (:func:`refresh_session`) does nothing when the current runs carry the same stamp; otherwise it rebuilds the
 changed rows and recomputes — about a second for a large sitting. It runs when someone opens the sitting's
 statistics, from ``examsys stats refresh`` (cron-free catch-up), and from
-:func:`examsys.services.stats_loop.on_attempts_marked` (the marking hook; debounced by
-``STATS_MIN_INTERVAL_SECONDS``). A sitting used at several stations (the same form in sessions of ≥ 2 stations)
+:func:`examsys.services.stats_loop.on_attempt_finalised` (the marking hook: once, when the sitting's last
+attempt is in and machine-marked). A sitting used at several stations (the same form in sessions of ≥ 2 stations)
 also gets a ``stations`` run: the same analysis with the station as group (Mantel–Haenszel DIF, station_leak).
+
+**Concurrency.** Several processes may refresh at once (gunicorn workers, the sweeper, post-finalisation
+threads). Writers are serialised per sitting (:func:`writer_lock`: a PostgreSQL transaction-level advisory lock;
+on SQLite the database's write lock, taken with ``BEGIN IMMEDIATE`` and waited for up to
+``STATS_LOCK_WAIT_SECONDS``, not the connection's shorter busy timeout). A refresh checks the stamp without the
+lock (a fresh page costs no lock), then takes the lock and checks again: a refresh that waited for another one
+finds its work done and returns unchanged, or recomputes from what that one committed. The across-stations
+run of a form is computed under a lock of the form, and the loop (pooled statistics, flags) under one lock for
+every sitting, taken in that order (sitting, forms ascending, loop). Score rows are written with an upsert.
 
 **Access.** Admins and reviewers see every sitting; station managers and examiners only their station's.
 """
@@ -47,7 +56,8 @@ from dataclasses import dataclass
 import numpy as np
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Text, cast, delete, func, insert, select, update
+from sqlalchemy import Text, cast, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from scoring.flags import FlagThresholds
 from scoring.report import analyze
@@ -236,6 +246,53 @@ def _pass_cut_fraction(sess: ExamSession) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------
+# concurrency
+# ----------------------------------------------------------------------------------------------------
+#: Lock kinds of :func:`writer_lock`, always taken in this order within a transaction: one sitting, then its
+#: forms in ascending id, then the loop (pooled statistics and flags, shared by every sitting).
+LOCK_SESSION = "examsys.stats.session"
+LOCK_FORM = "examsys.stats.form"
+LOCK_LOOP = "examsys.stats.loop"
+# the schema is part of the key: schemas on one server (test processes, several installations) do not share locks
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(CAST(:kind AS text) || ':' || coalesce(current_schema(), '')),"
+                " CAST(:key AS integer))")
+
+
+def writer_lock(kind: str, key: int = 0) -> None:
+    """Serialise statistics writers on ``(kind, key)`` until the end of the current transaction (the commit or
+    rollback releases it). PostgreSQL: ``pg_advisory_xact_lock`` (waits; re-entrant in one transaction).
+    SQLite: the database's write lock (one writer at a time, whatever the kind): ``BEGIN IMMEDIATE`` unless the
+    transaction already writes, waiting up to ``STATS_LOCK_WAIT_SECONDS`` (default 300) for another refresh
+    instead of failing with "database is locked" after the connection's busy timeout."""
+    conn = db.session.connection()
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(_PG_LOCK, {"kind": kind, "key": int(key)})
+    elif name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw.in_transaction:  # pysqlite opens the transaction at the first write: the write lock is held
+            return
+        wait_ms = max(1, int(float(_config("STATS_LOCK_WAIT_SECONDS", 300)) * 1000))
+        previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(previous or 0)}")
+    else:  # pragma: no cover - examsys runs on SQLite and PostgreSQL
+        raise RuntimeError(f"unsupported database dialect {name!r}")
+
+
+def _stat_row_upsert():
+    """Insert score rows, replacing a stored row of the same attempt (idempotent, whoever wrote it)."""
+    name = db.session.connection().dialect.name
+    ins = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[name](StatRow)
+    cols = ("session_id", "form_id", "station_id", "masks", "scores", "complete", "stamp", "built_at")
+    return ins.on_conflict_do_update(index_elements=[StatRow.attempt_id],
+                                     set_={c: getattr(ins.excluded, c) for c in cols})
+
+
+# ----------------------------------------------------------------------------------------------------
 # score rows
 # ----------------------------------------------------------------------------------------------------
 def _core(stmt):
@@ -293,7 +350,10 @@ class _Masks(dict):
 
 
 def sync_rows(sess: ExamSession, *, rebuild: bool = False) -> dict:
-    """Bring the session's score rows up to date (``rebuild``: every row); returns ``{"built", "removed", "total"}``."""
+    """Bring the session's score rows up to date (``rebuild``: every row); returns ``{"built", "removed", "total"}``.
+    Takes the sitting's writer lock (held until the caller's commit), so it reads the rows another refresh
+    committed; writing is an upsert."""
+    writer_lock(LOCK_SESSION, sess.id)
     stamps = _attempt_stamps(sess.id)
     have = {} if rebuild else dict(_core(select(StatRow.attempt_id, StatRow.stamp).where(
         StatRow.session_id == sess.id)).all())
@@ -348,8 +408,7 @@ def sync_rows(sess: ExamSession, *, rebuild: bool = False) -> dict:
                      "masks": masks[i].tobytes(), "scores": scores[i].astype("<f4").tobytes(),
                      "complete": bool(complete[i]), "stamp": stamps[aid][1], "built_at": now}
                     for i, aid in enumerate(chunk)]
-            db.session.execute(delete(StatRow).where(StatRow.attempt_id.in_(chunk)))
-            db.session.execute(insert(StatRow), rows)
+            db.session.execute(_stat_row_upsert(), rows)
             built += len(rows)
     return {"built": built, "removed": len(gone), "total": len(stamps)}
 
@@ -466,10 +525,20 @@ def _store_run(res: dict, *, scope: str, sess: ExamSession | None, session_ids, 
     return run
 
 
+def _current_runs_query(session_id: int):
+    return select(AnalysisRun).where(
+        AnalysisRun.session_id == session_id, AnalysisRun.scope == SCOPE_SITTING, AnalysisRun.is_current.is_(True)
+    ).order_by(AnalysisRun.form_label, AnalysisRun.id.desc())
+
+
 def current_runs(session_id: int) -> list[AnalysisRun]:
-    return list(db.session.execute(select(AnalysisRun).where(
-        AnalysisRun.session_id == session_id, AnalysisRun.scope == SCOPE_SITTING, AnalysisRun.is_current.is_(True))
-        .order_by(AnalysisRun.form_label, AnalysisRun.id.desc())).scalars())
+    return list(db.session.execute(_current_runs_query(session_id)).scalars())
+
+
+def _reload_current_runs(session_id: int) -> list[AnalysisRun]:
+    """:func:`current_runs` with runs already in the ORM session refreshed (another process may have changed them)."""
+    return list(db.session.execute(_current_runs_query(session_id).execution_options(populate_existing=True))
+                .scalars())
 
 
 def is_fresh(session_id: int) -> bool:
@@ -488,11 +557,19 @@ def refresh_session(session_id: int, *, trigger: str = "view", actor=None, force
     sess = db.session.get(ExamSession, session_id)
     if sess is None:
         raise StatsError(_("The exam session was not found."), 404)
-    stamp = session_stamp(session_id)
-    runs = current_runs(session_id)
-    if runs and not (force or rebuild) and all(r.stamp == stamp for r in runs):
-        return {"changed": False, "runs": runs, "rows": None, "loop": None}
+    if not (force or rebuild):  # the common case, a fresh sitting: a few aggregate queries and no lock
+        runs = current_runs(session_id)
+        if runs and {r.stamp for r in runs} == {session_stamp(session_id)}:
+            return {"changed": False, "runs": runs, "rows": None, "loop": None}
     try:
+        # one writer per sitting; a refresh that held the lock has committed, so check again: its work may be ours
+        writer_lock(LOCK_SESSION, session_id)
+        stamp = session_stamp(session_id)
+        runs = _reload_current_runs(session_id)
+        if runs and not (force or rebuild) and all(r.stamp == stamp for r in runs):
+            if commit:
+                db.session.commit()  # nothing written: ends the transaction (and the lock)
+            return {"changed": False, "runs": runs, "rows": None, "loop": None}
         rows = sync_rows(sess, rebuild=rebuild)
         forms = sorted(set(db.session.execute(select(StatRow.form_id).where(
             StatRow.session_id == session_id)).scalars()))
@@ -509,7 +586,11 @@ def refresh_session(session_id: int, *, trigger: str = "view", actor=None, force
         stale = [r.id for r in runs if r.form_id not in {n.form_id for n in new_runs}]
         if stale:
             db.session.execute(update(AnalysisRun).where(AnalysisRun.id.in_(stale)).values(is_current=False))
+        # the stations run of a form reads every sitting's rows: one writer per form, after the others committed
+        for fid in forms:
+            writer_lock(LOCK_FORM, fid)
         station_runs = [r for r in (_refresh_stations(fid, trigger, actor) for fid in forms) if r is not None]
+        writer_lock(LOCK_LOOP)  # pooled statistics and flags are shared by every sitting of an item
         loop = stats_loop.after_runs(new_runs + station_runs, actor=actor)
         if commit:
             db.session.commit()
@@ -527,14 +608,15 @@ def _stations_of_form(form_id: int) -> tuple[list[int], set[int]]:
 
 
 def _refresh_stations(form_id: int, trigger: str, actor) -> AnalysisRun | None:
-    """The across-stations run of a form used at two or more stations (groups = stations)."""
+    """The across-stations run of a form used at two or more stations (groups = stations). Call it holding
+    the form's writer lock (:func:`refresh_session` does)."""
     sessions, stations = _stations_of_form(form_id)
     if len(stations) < 2:
         return None
     stamp = hashlib.sha256("|".join(session_stamp(s) for s in sessions).encode()).hexdigest()[:40]
     cur = db.session.execute(select(AnalysisRun).where(
         AnalysisRun.scope == SCOPE_STATIONS, AnalysisRun.form_id == form_id, AnalysisRun.is_current.is_(True))
-        .order_by(AnalysisRun.id.desc())).scalars().first()
+        .order_by(AnalysisRun.id.desc()).execution_options(populate_existing=True)).scalars().first()
     if cur is not None and cur.stamp == stamp:
         return None
     form = db.session.get(PaperForm, form_id)

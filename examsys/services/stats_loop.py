@@ -21,12 +21,19 @@
 * **The assembler** reads item dicts from :func:`examsys.services.papers.bank_items`; :func:`prefer_measured`
   replaces the writer's expected difficulty p and discrimination D by the pooled measured p and upper–lower D
   when the current version has at least ``STATS_MIN_N_FOR_ASSEMBLY`` (default 100) candidates.
-* **Hooks.** :func:`on_attempt_finalised` is called by :mod:`examsys.services.marking_hooks` after each
-  finalised attempt is machine-marked; once no attempt of the sitting is open it calls
-  :func:`on_attempts_marked`, which refreshes the sitting's statistics unless the last refresh is younger
-  than ``STATS_MIN_INTERVAL_SECONDS`` (default 10 s). Both never raise. Later examiner marks are picked up
-  when the sitting's statistics are opened (a cheap staleness check) or by ``examsys stats refresh``.
-  ``STATS_AUTO_REFRESH = False`` switches the hook off.
+* **Hooks.** :func:`on_attempt_finalised` is called by :mod:`examsys.services.marking_hooks` after finalised
+  attempts are machine-marked (per attempt, or once per sitting for a post-finalisation batch, possibly
+  from several threads and processes at once). It refreshes the sitting's statistics only when the sitting is
+  *complete*: no attempt of it is open and every submitted attempt has its machine marks
+  (:func:`sitting_complete`, one indexed query). So a burst of 1,000 hand-ins is analysed once, after the
+  last one's marks, and that analysis is never skipped by a debounce; the calls before it cost two small
+  queries each. Concurrent calls for the last attempts coalesce in :func:`examsys.services.stats.refresh_session`
+  (one refreshes; the others wait for its lock and find the sitting fresh). An attempt whose machine marking
+  failed holds the automatic refresh back (its sitting is analysed on the next view or ``examsys stats
+  refresh``). :func:`on_attempts_marked` (a sitting after a batch of marks, whatever its state) refreshes
+  unless the last refresh is younger than ``STATS_MIN_INTERVAL_SECONDS`` (default 10 s). Both never raise.
+  Later examiner marks are picked up when the sitting's statistics are opened (a cheap staleness check) or by
+  ``examsys stats refresh``. ``STATS_AUTO_REFRESH = False`` switches the hooks off.
 """
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ import logging
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from scoring.sitting import flag_severity, pool_statistics
 
@@ -373,25 +380,39 @@ def prefer_measured(items: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------
 # hook for marking
 # ----------------------------------------------------------------------------------------------------
+def sitting_complete(session_id: int) -> bool:
+    """No attempt of the sitting is open and every submitted attempt is machine-marked (one query)."""
+    from ..models import AttemptMarking, ExamAttempt
+    from ..models.exams import OPEN_STATUSES, SUBMITTED
+
+    unmarked = ~exists().where(AttemptMarking.attempt_id == ExamAttempt.id)
+    waiting = select(ExamAttempt.id).where(
+        ExamAttempt.session_id == session_id,
+        or_(ExamAttempt.status.in_(OPEN_STATUSES), and_(ExamAttempt.status == SUBMITTED, unmarked))).limit(1)
+    return db.session.execute(waiting).first() is None
+
+
 def on_attempt_finalised(attempt_id: int):
-    """The marking hook's call after an attempt was finalised and machine-marked: refresh the sitting once
-    no attempt of it is open any more (statistics of a sitting in progress are noise, and the candidate's
-    submit request should not wait for them). Never raises."""
+    """The marking hook's call after finalised attempts were machine-marked (``attempt_id``: one of them):
+    refresh the sitting once it is complete (:func:`sitting_complete`; see the module docstring — statistics
+    of a sitting in progress are noise, and a burst is analysed once). Returns the refresh's result or None.
+    Never raises."""
     from ..models import ExamAttempt
-    from ..models.exams import OPEN_STATUSES
+    from . import stats
 
     if not _config("STATS_AUTO_REFRESH", True):
         return None
     try:
         sid = db.session.execute(select(ExamAttempt.session_id).where(ExamAttempt.id == attempt_id)).scalar()
-        if sid is None or db.session.execute(select(ExamAttempt.id).where(
-                ExamAttempt.session_id == sid, ExamAttempt.status.in_(OPEN_STATUSES)).limit(1)).first():
+        if sid is None or not sitting_complete(sid):
             return None
-    except Exception:  # noqa: BLE001
+        # no time debounce here: this may be the call after the last marks, which must not be dropped; a
+        # fresh sitting costs a few aggregate queries, and concurrent calls coalesce in refresh_session
+        return stats.refresh_session(sid, trigger="marking")
+    except Exception:  # noqa: BLE001 - statistics must never break marking
         db.session.rollback()
         log.exception("item statistics hook failed for attempt %s", attempt_id)
         return None
-    return on_attempts_marked(sid)
 
 
 def on_attempts_marked(session_id: int):
