@@ -53,7 +53,7 @@ def create_schema(url: str) -> None:
 
 
 def create_app() -> Flask:
-    engine = create_engine(_url(os.environ["DATABASE_URL"]), pool_pre_ping=True)
+    engine = create_engine(_url(os.environ["DATABASE_URL"]), pool_recycle=1800)  # as examsys (config.py)
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     app = Flask(__name__)
 

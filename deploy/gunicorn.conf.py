@@ -18,6 +18,7 @@ The app keeps no state in the process: login sessions, login-throttle counters, 
 live in the database; images live in ``MEDIA_DIR`` (shared storage when there is more than one server).
 So workers, threads and further app servers behind a load balancer can be added freely.
 """
+import gc
 import multiprocessing
 import os
 
@@ -37,6 +38,9 @@ def _int(name: str, default: int) -> int:
 
 wsgi_app = "examsys:create_app()"
 proc_name = "examsys"
+# Load the app once in the master: a worker that dies (OOM, kill -9, max_requests) is back as a fork in ~0.1 s
+# instead of re-importing everything, and the workers share the imported code's memory pages.
+preload_app = True
 bind = os.environ.get("BIND", "127.0.0.1:8000").split(",")
 workers = _int("WORKERS", 2 * multiprocessing.cpu_count() + 1)
 worker_class = "gthread"
@@ -60,3 +64,27 @@ access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms worker%(p)s'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 capture_output = True
+
+
+# -- hooks ----------------------------------------------------------------------------------------------
+
+def when_ready(server):
+    """Master, app loaded (preload): move everything imported so far out of the garbage collector's sight.
+
+    A worker holds ~220,000 long-lived objects (SQLAlchemy metadata, compiled templates, translations);
+    without this each full collection walks all of them — measured at ~130 ms, a pause of every request
+    the worker is serving. Frozen objects are never scanned (and their pages stay shared after fork)."""
+    gc.collect()
+    gc.freeze()
+
+
+def post_fork(server, worker):
+    """Worker: drop database connections inherited from the master (SQLAlchemy's rule for forked
+    processes; preload may have opened one). ``close=False``: leave the master's sockets alone."""
+    app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # not examsys (bench/bare_app.py is served with this file too)
+    from examsys.extensions import db
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)

@@ -141,11 +141,11 @@ def home():
 @bp.route("/exam/confirm", methods=["GET", "POST"])
 @candidate_required
 def confirm():
-    att = _attempt()
     form = ConfirmForm()
     if form.validate_on_submit():
-        attempts.confirm(att)
+        attempts.confirm_attempt(g.candidate_attempt_id)
         return redirect(url_for("delivery.paper"))
+    att = _attempt()
     return render_template("delivery/confirm.html", att=att, cand=att.candidate, sess=att.session, form=form,
                            state=attempts.state(att)), (400 if request.method == "POST" else 200)
 

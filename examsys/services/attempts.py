@@ -238,6 +238,33 @@ def confirm(att: ExamAttempt) -> None:
     enter(att)
 
 
+def confirm_attempt(attempt_id: int) -> None:
+    """:func:`confirm` by id. At the start of a sitting (session started, attempt not entered) it confirms
+    and enters in one statement without loading the attempt; anything else goes through :func:`confirm`."""
+    snap = _snapshot(attempt_id, lock=False, layout=False)
+    if snap is None:
+        db.session.rollback()
+        return
+    now = clock.now()
+    due = snap.deadline is not None and now > snap.deadline + _dt.timedelta(seconds=snap.grace_seconds)
+    if snap.status == NOT_STARTED and snap.started_at is not None and snap.paused_at is None and not due:
+        res = db.session.execute(
+            update(ExamAttempt).where(ExamAttempt.id == attempt_id, ExamAttempt.status == NOT_STARTED)
+            .values(confirmed_at=func.coalesce(ExamAttempt.confirmed_at, now), status=IN_PROGRESS, entered_at=now,
+                    last_seen_at=now))
+        if res.rowcount == 1:
+            label = f"candidate:{snap.ticket_no}"
+            if snap.confirmed_at is None:
+                _event(snap.session_id, attempt_id, "confirmed", actor_label=label, at=now)
+            _event(snap.session_id, attempt_id, "entered", actor_label=label, at=now)
+            db.session.commit()
+            return
+    if snap.status in FINAL_STATUSES or (snap.confirmed_at is not None and snap.status != NOT_STARTED):
+        db.session.rollback()
+        return
+    confirm(get_attempt(attempt_id, refresh=True))
+
+
 def enter(att: ExamAttempt) -> None:
     """Enter the paper after the start (``not_started`` → ``in_progress``, once): on confirming the details
     after the start, or on the waiting page's first heartbeat after it (POSTs; a GET changes nothing).
