@@ -68,7 +68,8 @@ def run(args, info: dict, db_url: str, workdir: Path) -> int:
     from examsys import create_app
     from examsys.config import _normalise_db_url
     app = create_app(SQLALCHEMY_DATABASE_URI=_normalise_db_url(db_url), SECRET_KEY=SECRET_KEY, PII_KEY=PII_KEY,
-                     INSTANCE_DIR=workdir, MEDIA_DIR=workdir / "media", SESSION_COOKIE_SECURE=False)
+                     INSTANCE_DIR=workdir, MEDIA_DIR=workdir / "media", SESSION_COOKIE_SECURE=False,
+                     EXAMS_POST_FINALISE_INLINE=False, EXAMS_POST_FINALISE_WORKER=False)  # submit: the request only
     app.config["EXAMS_SWEEPER"] = False
     rng = random.Random(7)
     wall = collections.defaultdict(float)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -87,11 +87,17 @@ class ExamCandidate(db.Model):
     created_at: Mapped[_dt.datetime] = mapped_column(UTCDateTime)
 
 
+_UNPROCESSED = "finalised_at IS NOT NULL AND processed_at IS NULL"
+
+
 class ExamAttempt(db.Model):
     """One candidate's sitting of one paper form, created with its seeded layout before the start."""
 
     __tablename__ = "exam_attempt"
-    __table_args__ = (Index("ix_exam_attempt_status_deadline", "status", "deadline"),)
+    __table_args__ = (Index("ix_exam_attempt_status_deadline", "status", "deadline"),
+                      # the post-finalisation queue: only attempts finalised and not yet processed are in it
+                      Index("ix_exam_attempt_unprocessed", "id", postgresql_where=text(_UNPROCESSED),
+                            sqlite_where=text(_UNPROCESSED)))
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), index=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("exam_candidate.id"), unique=True)
@@ -111,6 +117,9 @@ class ExamAttempt(db.Model):
     submit_reason: Mapped[str | None] = mapped_column(String(16))  # candidate|timeout|proctor|collect_all
     final_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the final responses
     answered_count: Mapped[int | None] = mapped_column(Integer)  # at finalisation
+    # when the post-finalisation (machine marking, the attempt.finalise audit entry) was done; NULL while a
+    # finalised attempt waits for it (services/post_finalise.py)
+    processed_at: Mapped[_dt.datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[ExamSession] = relationship()
     candidate: Mapped[ExamCandidate] = relationship()

@@ -5,6 +5,7 @@ with the change it describes, so a change and its audit row stand or fall togeth
 """
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 from typing import Any
@@ -27,13 +28,15 @@ def entry_hash(prev_hash: str, fields: dict) -> str:
 
 
 def record(action: str, object_type: str, object_id: Any, *, actor=None, actor_label: str | None = None,
-           before: dict | None = None, after: dict | None = None, reason: str = "") -> AuditLog:
-    """Add one audit entry (who, when, what, before, after, reason) to the session, chained to the last."""
+           before: dict | None = None, after: dict | None = None, reason: str = "",
+           at: _dt.datetime | None = None) -> AuditLog:
+    """Add one audit entry (who, when, what, before, after, reason) to the session, chained to the last.
+    ``at`` (timezone-aware, UTC): when the change happened, when it is recorded later (default: now)."""
     head = db.session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_hash=GENESIS, count=0)
         db.session.add(head)
-    at = clock.now()
+    at = at or clock.now()
     label = actor_label or (getattr(actor, "username", None) or "system")
     fields = {
         "at": at.isoformat(), "actor": label, "action": action, "object_type": object_type,

@@ -1,9 +1,18 @@
 """Finalisation of attempts (交卷/收卷): once, from the last saved answers (DESIGN.md decision 5).
 
-:func:`finalise` is a conditional ``UPDATE exam_attempt SET status=... WHERE status IN ('not_started',
-'in_progress')`` — only one caller can win, so a double submit, the sweeper and a proctor racing each other
-finalise once. It freezes the responses (a digest of them is stored) and then runs the post-finalisation
-work (machine marking, results, statistics) through :func:`run_finalised_hooks`.
+:func:`finalise` is a conditional ``UPDATE exam_attempt SET status=... WHERE id = :id AND status = :seen``
+(the open status it read a moment before) — only one caller can win, so a double submit, the sweeper and a
+proctor racing each other finalise once. In the same short transaction it freezes the responses (a digest
+of them and the answered count are stored) and adds the ``finalised`` attempt event, which names who
+finalised and why. That is all a hand-in waits for.
+
+The rest — machine marking, draft results, statistics and the ``attempt.finalise`` audit entry (the audit
+log is a hash chain with one head row, so writing it in every hand-in would serialise a deadline burst) — is
+done afterwards, exactly once, by :mod:`examsys.services.post_finalise`: :func:`run_finalised_hooks` hands
+the ids over (in the request with ``EXAMS_POST_FINALISE_INLINE``, else to a background thread), and the
+sweeper and ``examsys exams finalise-due`` catch up on anything left (``exam_attempt.processed_at`` is NULL
+until it is done).
+
 Attempts past ``deadline + grace`` are finalised from their last saved answers lazily (any candidate request,
 the proctor page), by ``examsys exams finalise-due`` and by the sweeper thread (:mod:`examsys.services.sweeper`).
 """
@@ -11,19 +20,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib
 import json
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from .. import clock
 from ..extensions import db
 from ..models import AttemptEvent, ExamAttempt, ExamResponse, ExamSession
-from ..models.exams import ABSENT, FINAL_STATUSES, OPEN_STATUSES, SUBMITTED
-from . import audit, exams
+from ..models.exams import ABSENT, FINAL_STATUSES, IN_PROGRESS, NOT_STARTED, OPEN_STATUSES, SUBMITTED
+from . import exams
 
 log = logging.getLogger(__name__)
+_A = ExamAttempt.__table__
+_E = AttemptEvent.__table__
+_R = ExamResponse.__table__
 
 
 def add_event(session_id: int, attempt_id: int | None, kind: str, *, actor_label: str = "",
@@ -53,9 +64,9 @@ def finalise_if_due(att: ExamAttempt, now: _dt.datetime | None = None) -> bool:
 
 
 def responses_digest(attempt_id: int) -> tuple[str, int]:
-    rows = db.session.execute(select(ExamResponse.paper_item_id, ExamResponse.answer, ExamResponse.flagged,
-                                     ExamResponse.seq).where(ExamResponse.attempt_id == attempt_id)
-                              .order_by(ExamResponse.paper_item_id)).all()
+    """(sha256 hex digest of the attempt's stored responses in a canonical JSON form, number answered)."""
+    rows = db.session.execute(select(_R.c.paper_item_id, _R.c.answer, _R.c.flagged, _R.c.seq)
+                              .where(_R.c.attempt_id == attempt_id).order_by(_R.c.paper_item_id)).all()
     canonical = json.dumps([[pi, ans, fl, seq] for pi, ans, fl, seq in rows], ensure_ascii=False,
                            sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), sum(1 for r in rows if r.answer is not None)
@@ -64,57 +75,58 @@ def responses_digest(attempt_id: int) -> tuple[str, int]:
 def finalise(attempt_id: int, reason: str, *, actor=None, actor_label: str | None = None, note: str = "",
              commit: bool = True) -> bool:
     """Finalise once (conditional UPDATE). ``reason``: candidate | timeout | proctor | collect_all.
-    An attempt never entered becomes ``absent`` (缺考). Returns ``True`` for the caller that finalised it."""
-    att = get_attempt(attempt_id, refresh=True)
-    if att is None or att.status in FINAL_STATUSES:
-        return False
+    An attempt never entered becomes ``absent`` (缺考). Returns ``True`` for the caller that finalised it.
+
+    With ``commit`` the transaction is committed and the post-finalisation (marking, audit entry) handed to
+    :func:`run_finalised_hooks`; without it the caller commits and then calls :func:`run_finalised_hooks`.
+    Core statements (no ORM rows: an :class:`ExamAttempt` this session holds is not refreshed until the
+    commit expires it): one read of four columns, the conditional UPDATE, the responses' digest read, one
+    UPDATE of the digest, the event INSERT."""
     now = clock.now()
-    old_status = att.status
-    new_status = SUBMITTED if att.entered_at is not None else ABSENT
-    submitted_at = now
-    if reason == "timeout" and att.deadline is not None and att.deadline < now:
-        submitted_at = att.deadline  # the finish time of a candidate who never came back is the deadline
-    res = db.session.execute(update(ExamAttempt).where(ExamAttempt.id == attempt_id,
-                                                       ExamAttempt.status.in_(OPEN_STATUSES))
-                             .values(status=new_status, submitted_at=submitted_at, finalised_at=now,
-                                     submit_reason=reason, paused_at=None))
-    if res.rowcount != 1:
+    for _try in range(3):  # a concurrent change of the open status (not_started -> in_progress): read again
+        row = db.session.execute(select(_A.c.status, _A.c.entered_at, _A.c.deadline, _A.c.session_id)
+                                 .where(_A.c.id == attempt_id)).one_or_none()
+        if row is None or row.status not in OPEN_STATUSES:
+            return False
+        entered = row.entered_at is not None
+        new_status = SUBMITTED if entered else ABSENT
+        submitted_at = now
+        if reason == "timeout" and row.deadline is not None and row.deadline < now:
+            submitted_at = row.deadline  # the finish time of a candidate who never came back is the deadline
+        res = db.session.execute(
+            update(_A).where(_A.c.id == attempt_id, _A.c.status == row.status,
+                             _A.c.entered_at.is_not(None) if entered else _A.c.entered_at.is_(None))
+            .values(status=new_status, submitted_at=submitted_at, finalised_at=now, submit_reason=reason,
+                    paused_at=None))
+        if res.rowcount == 1:
+            break
+    else:
         return False
     digest, answered = responses_digest(attempt_id)
-    db.session.execute(update(ExamAttempt).where(ExamAttempt.id == attempt_id)
-                       .values(final_digest=digest, answered_count=answered))
+    db.session.execute(update(_A).where(_A.c.id == attempt_id).values(final_digest=digest, answered_count=answered))
     label = actor_label or getattr(actor, "username", None) or "system"
-    add_event(att.session_id, attempt_id, "finalised", actor_label=label,
-           detail={"reason": reason, "status": new_status, "answered": answered})
-    audit.record("attempt.finalise", "exam_attempt", attempt_id, actor=actor, actor_label=label,
-                 before={"status": old_status},
-                 after={"status": new_status, "reason": reason, "answered": answered, "digest": digest,
-                        "submitted_at": submitted_at.isoformat()},
-                 reason=note or reason)
+    # "audit": what the post-finalisation's audit entry needs besides the attempt row (never shown to people)
+    db.session.execute(insert(_E).values(
+        session_id=row.session_id, attempt_id=attempt_id, at=now, kind="finalised", actor_label=label,
+        detail={"reason": reason, "status": new_status, "answered": answered,
+                "audit": {"before": row.status, "actor_id": getattr(actor, "id", None), "reason": note or reason}}))
     if commit:
         db.session.commit()
         run_finalised_hooks([attempt_id])
     return True
 
 
+def before_status(new_status: str) -> str:
+    """The open status an attempt had before it was finalised to ``new_status`` (for events without it)."""
+    return IN_PROGRESS if new_status == SUBMITTED else NOT_STARTED
+
+
 def run_finalised_hooks(attempt_ids) -> None:
-    """Call ``examsys.services.marking_hooks.on_attempt_finalised(id)`` for each id, when the module exists.
-    A failing hook is logged; the finalisation (already committed) stands."""
-    try:
-        module = importlib.import_module("examsys.services.marking_hooks")
-    except ModuleNotFoundError as e:
-        if e.name != "examsys.services.marking_hooks":
-            raise
-        return
-    hook = getattr(module, "on_attempt_finalised", None)
-    if hook is None:
-        return
-    for aid in attempt_ids:
-        try:
-            hook(aid)
-        except Exception:  # noqa: BLE001 - the hook must not undo a finalisation
-            db.session.rollback()
-            log.exception("marking hook failed for attempt %s", aid)
+    """Hand committed finalisations to the post-finalisation (machine marking, results, statistics, the
+    ``attempt.finalise`` audit entry): :func:`examsys.services.post_finalise.enqueue`. Call it after the
+    commit. Never raises: the finalisation stands, and anything not processed is picked up later."""
+    from . import post_finalise
+    post_finalise.enqueue(attempt_ids)
 
 
 def finalise_due() -> int:

@@ -799,6 +799,8 @@ def _apply_results(package_id: str, code: str, content: dict, actor) -> PackageR
                               "saved_at": _time(r["saved_at"])})
         values = {name: (_time(doc[name]) if name in _TIME_FIELDS else doc[name]) for name in _ATTEMPT_FIELDS}
         values["paused_at"] = None
+        # finalised at the station (audited there); marked by this import: no post-finalisation here
+        values["processed_at"] = now if values.get("finalised_at") is not None else None
         db.session.execute(update(ExamAttempt).where(ExamAttempt.id == a.id).values(**values))
         if doc.get("login_code_used_at"):
             db.session.execute(update(ExamCandidate).where(ExamCandidate.id == c.id)

@@ -1,8 +1,9 @@
 """The background sweeper: finalises attempts past their deadline + grace (and starts due sessions) even
-when no browser and no proctor page is asking.
+when no browser and no proctor page is asking, and catches up on the post-finalisation (marking, audit
+entry) of finalised attempts that no process has done yet — e.g. after a crash or a restart.
 
 Design: three mechanisms finalise, and all three are safe together because finalisation is a conditional
-UPDATE that only one caller can win (:func:`examsys.services.attempts.finalise`):
+UPDATE that only one caller can win (:func:`examsys.services.finalisation.finalise`):
 
 1. **lazily**, on any access to the attempt or its session (candidate requests, the proctor's live table);
 2. **``examsys exams finalise-due``** — for cron / systemd timers, or a station without web traffic;
@@ -11,6 +12,11 @@ UPDATE that only one caller can win (:func:`examsys.services.attempts.finalise`)
    ``EXAMS_SWEEPER`` is true (default). It wakes every ``EXAMS_SWEEP_SECONDS`` (default 15 s), so an
    abandoned attempt is finalised at most about 15 s after deadline + grace. With several gunicorn workers
    each runs one; they do not conflict.
+
+Each cycle then runs :func:`examsys.services.post_finalise.process_pending` for attempts finalised at least
+30 s ago and still not post-processed (a crash, a restart; exactly once per attempt, also with several
+processes). The first request also starts the process's post-finalisation worker thread
+(:func:`examsys.services.post_finalise.start`; not in testing).
 """
 from __future__ import annotations
 
@@ -23,9 +29,18 @@ _lock = threading.Lock()
 
 
 def sweep_once(app) -> int:
-    from . import attempts
-    with app.app_context():
-        return attempts.finalise_due()
+    """Finalise what is due, then post-process the finalised attempts that no process has post-processed
+    within ``post_finalise.CATCH_UP_AFTER`` seconds (also when the finalisation failed). Returns the number
+    of attempts finalised."""
+    from . import finalisation, post_finalise
+    try:
+        with app.app_context():
+            return finalisation.finalise_due()
+    finally:
+        with app.app_context():
+            n = post_finalise.process_pending(older_than=post_finalise.CATCH_UP_AFTER)
+        if n:
+            log.info("sweeper post-processed %d finalised attempt(s)", n)
 
 
 def _loop(app, interval: float, stop: threading.Event) -> None:
@@ -56,7 +71,7 @@ def start(app) -> threading.Thread | None:
 
 
 def install(app) -> None:
-    """Start the sweeper on the first request this process serves."""
+    """Start the sweeper and the post-finalisation worker on the first request this process serves."""
     state = {"done": False}
 
     @app.before_request
@@ -64,3 +79,5 @@ def install(app) -> None:
         if not state["done"]:
             state["done"] = True
             start(app)
+            from . import post_finalise
+            post_finalise.start(app)

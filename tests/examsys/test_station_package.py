@@ -207,6 +207,9 @@ def test_the_whole_round_trip(world):
         att = db.session.get(ExamAttempt, first)
         from examsys.services.attempts import responses_digest
         assert att.final_digest == responses_digest(first)[0]
+        # finalised (and audited) at the station, marked by the import: nothing left for post-finalisation
+        from examsys.services import post_finalise
+        assert post_finalise.pending_count(sid) == 0
         db.session.remove()
     n = _rows(central, ExamResponse, AttemptEvent, AuditLog, AttemptMarking)
     again = _import(central, results, SP.import_results_package)
