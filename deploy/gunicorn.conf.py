@@ -12,9 +12,10 @@ variable            default                                meaning
                                                            restarted (PDF papers and imports are the slow ones)
 ``GRACEFUL_TIMEOUT`` 30                                    seconds to finish requests on reload/stop
 ``ACCESS_LOG``      ``-`` (stderr)                         access log file; empty string = no access log
+``MAX_REQUESTS``    5000                                   requests after which a worker is replaced (0: never)
 ==================  =====================================  ==================================================
 
-The app keeps no state in the process: login sessions, login-throttle counters, answers and the exam clock
+The app keeps no state in the process (only a cache of frozen papers' item texts): login sessions, login-throttle counters, answers and the exam clock
 live in the database; images live in ``MEDIA_DIR`` (shared storage when there is more than one server).
 So workers, threads and further app servers behind a load balancer can be added freely.
 """
@@ -49,8 +50,8 @@ timeout = _int("TIMEOUT", 60)
 graceful_timeout = _int("GRACEFUL_TIMEOUT", 30)
 keepalive = 5  # seconds; a little above nginx's upstream keepalive reuse
 # Recycle workers now and then (bounded memory growth), staggered so they do not all restart together.
-max_requests = 5000
-max_requests_jitter = 500
+max_requests = int(os.environ.get("MAX_REQUESTS", "5000") or 0)  # 0: never (bench/delivery_load.py counts CPU per pid)
+max_requests_jitter = max_requests // 10
 # Only nginx on this machine may set X-Forwarded-*; the app trusts them through ProxyFix (EXAMSYS_PROXY_FIX).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Heartbeat files in memory, not on a possibly slow disk (matters in containers).
