@@ -28,9 +28,9 @@ in forms A/B, in a scratch database (``--db-name``, default ``examsys_load``, dr
    marking; every acknowledged (attempt, item, seq) is in the database with a seq ≥ the acknowledged one.
 
 Latencies are measured from the moment a request was due (open loop: no coordinated omission) to its reply.
-Both servers: ``gunicorn -w 2 [-k gthread --threads T] -b 127.0.0.1:PORT APP`` (``--threads``, default 4;
-``--threads 1`` = sync workers). The generator runs on the same 2 cores as the servers and PostgreSQL; its CPU
-time is printed so its share is visible. Exit status 0 even when a target is missed (it is a benchmark);
+Both servers: ``gunicorn -c deploy/gunicorn.conf.py APP`` (the deployment's settings: preload, GC freeze;
+``WORKERS=--workers`` (2), ``THREADS=--threads`` (4; ``--threads 1`` = sync workers), no access log, no
+worker recycling). The generator runs on the same 2 cores as the servers and PostgreSQL; its CPU time is printed so its share is visible. Exit status 0 even when a target is missed (it is a benchmark);
 1 when the run itself failed.
 """
 from __future__ import annotations
@@ -175,10 +175,14 @@ class Server:
         env = dict(os.environ, DATABASE_URL=db_url, SECRET_KEY=SECRET_KEY, EXAMSYS_INSECURE_COOKIES="1",
                    EXAMSYS_PII_KEY=PII_KEY, EXAMSYS_INSTANCE=str(workdir), MEDIA_DIR=str(workdir / "media"),
                    PYTHONDONTWRITEBYTECODE="1")
-        cmd = [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{self.port}",
-               "--backlog", "4096", "--timeout", "60", "--graceful-timeout", "30"]
-        if args.threads > 1:
-            cmd += ["-k", "gthread", "--threads", str(args.threads)]
+        # the deployment's own settings (deploy/gunicorn.conf.py: preload, GC freeze, fork hygiene), with the
+        # worker count and threads of this run and without the access log, for both servers alike
+        env.update(WORKERS=str(args.workers), THREADS=str(max(1, args.threads)), ACCESS_LOG="", MAX_REQUESTS="0",
+                   BIND=f"127.0.0.1:{self.port}")
+        cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+               "--backlog", "4096"]
+        if args.threads <= 1:
+            cmd += ["-k", "sync"]
         cmd.append(app)
         self.cmd = " ".join(cmd[1:])
         self.log_path = workdir / f"{name}.log"

@@ -71,6 +71,9 @@ def run(args, info: dict, db_url: str, workdir: Path) -> int:
                      INSTANCE_DIR=workdir, MEDIA_DIR=workdir / "media", SESSION_COOKIE_SECURE=False,
                      EXAMS_POST_FINALISE_INLINE=False, EXAMS_POST_FINALISE_WORKER=False)  # submit: the request only
     app.config["EXAMS_SWEEPER"] = False
+    import gc
+    gc.collect()
+    gc.freeze()  # as deploy/gunicorn.conf.py does in the master after loading the app
     rng = random.Random(7)
     wall = collections.defaultdict(float)
     cpu = collections.defaultdict(float)

@@ -30,7 +30,10 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(
         os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'examsys.sqlite'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip on every request (measured: ~1.8 ms of a 9 ms heartbeat).
+    # Connections are recycled after 30 min instead; after a database restart the first request on each old
+    # connection fails, SQLAlchemy then drops the whole pool, and the exam page retries unacknowledged saves.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800}
     MEDIA_DIR = Path(os.environ.get("MEDIA_DIR", INSTANCE_DIR / "media"))
     # Session cookie: HttpOnly, SameSite, Secure (browsers treat 127.0.0.1/localhost as secure contexts).
     SESSION_COOKIE_HTTPONLY = True
