@@ -23,12 +23,13 @@ import hashlib
 import json
 import logging
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, case, insert, literal, select, update
 
 from .. import clock
 from ..extensions import db
 from ..models import AttemptEvent, ExamAttempt, ExamResponse, ExamSession
 from ..models.exams import ABSENT, FINAL_STATUSES, IN_PROGRESS, NOT_STARTED, OPEN_STATUSES, SUBMITTED
+from ..models.types import UTCDateTime
 from . import exams
 
 log = logging.getLogger(__name__)
@@ -80,40 +81,62 @@ def finalise(attempt_id: int, reason: str, *, actor=None, actor_label: str | Non
     With ``commit`` the transaction is committed and the post-finalisation (marking, audit entry) handed to
     :func:`run_finalised_hooks`; without it the caller commits and then calls :func:`run_finalised_hooks`.
     Core statements (no ORM rows: an :class:`ExamAttempt` this session holds is not refreshed until the
-    commit expires it): one read of four columns, the conditional UPDATE, the responses' digest read, one
-    UPDATE of the digest, the event INSERT."""
+    commit expires it); for an attempt in progress: the conditional ``UPDATE ... RETURNING``, the responses'
+    digest read, one UPDATE of the digest, the event INSERT."""
     now = clock.now()
-    for _try in range(3):  # a concurrent change of the open status (not_started -> in_progress): read again
+    won = _close(attempt_id, reason, now)
+    if won is None:
+        return False
+    session_id, old_status, new_status = won
+    digest, answered = responses_digest(attempt_id)
+    db.session.execute(update(_A).where(_A.c.id == attempt_id).values(final_digest=digest, answered_count=answered))
+    label = actor_label or getattr(actor, "username", None) or "system"
+    # "audit": what the post-finalisation's audit entry needs besides the attempt row (never shown to people)
+    db.session.execute(insert(_E).values(
+        session_id=session_id, attempt_id=attempt_id, at=now, kind="finalised", actor_label=label,
+        detail={"reason": reason, "status": new_status, "answered": answered,
+                "audit": {"before": old_status, "actor_id": getattr(actor, "id", None), "reason": note or reason}}))
+    if commit:
+        db.session.commit()
+        run_finalised_hooks([attempt_id])
+    return True
+
+
+def _close(attempt_id: int, reason: str, now: _dt.datetime) -> tuple[int, str, str] | None:
+    """The conditional UPDATE of :func:`finalise`: ``(session id, status before, status after)`` for the
+    caller that won, ``None`` when the attempt is missing or already final."""
+    if db.session.get_bind().dialect.update_returning:
+        # the common case in one statement: an attempt in progress (status ``in_progress`` is set together
+        # with ``entered_at``; the CASE keeps the rule "never entered -> absent" exact anyway)
+        at = literal(now, UTCDateTime())
+        finish = at
+        if reason == "timeout":  # the finish time of a candidate who never came back is the deadline
+            finish = case((and_(_A.c.deadline.is_not(None), _A.c.deadline < at), _A.c.deadline), else_=at)
+        got = db.session.execute(
+            update(_A).where(_A.c.id == attempt_id, _A.c.status == IN_PROGRESS)
+            .values(status=case((_A.c.entered_at.is_not(None), SUBMITTED), else_=ABSENT), submitted_at=finish,
+                    finalised_at=now, submit_reason=reason, paused_at=None)
+            .returning(_A.c.session_id, _A.c.status)).first()
+        if got is not None:
+            return got.session_id, IN_PROGRESS, got.status
+    for _try in range(3):  # read, then update if unchanged (a concurrent not_started -> in_progress: again)
         row = db.session.execute(select(_A.c.status, _A.c.entered_at, _A.c.deadline, _A.c.session_id)
                                  .where(_A.c.id == attempt_id)).one_or_none()
         if row is None or row.status not in OPEN_STATUSES:
-            return False
+            return None
         entered = row.entered_at is not None
         new_status = SUBMITTED if entered else ABSENT
         submitted_at = now
         if reason == "timeout" and row.deadline is not None and row.deadline < now:
-            submitted_at = row.deadline  # the finish time of a candidate who never came back is the deadline
+            submitted_at = row.deadline
         res = db.session.execute(
             update(_A).where(_A.c.id == attempt_id, _A.c.status == row.status,
                              _A.c.entered_at.is_not(None) if entered else _A.c.entered_at.is_(None))
             .values(status=new_status, submitted_at=submitted_at, finalised_at=now, submit_reason=reason,
                     paused_at=None))
         if res.rowcount == 1:
-            break
-    else:
-        return False
-    digest, answered = responses_digest(attempt_id)
-    db.session.execute(update(_A).where(_A.c.id == attempt_id).values(final_digest=digest, answered_count=answered))
-    label = actor_label or getattr(actor, "username", None) or "system"
-    # "audit": what the post-finalisation's audit entry needs besides the attempt row (never shown to people)
-    db.session.execute(insert(_E).values(
-        session_id=row.session_id, attempt_id=attempt_id, at=now, kind="finalised", actor_label=label,
-        detail={"reason": reason, "status": new_status, "answered": answered,
-                "audit": {"before": row.status, "actor_id": getattr(actor, "id", None), "reason": note or reason}}))
-    if commit:
-        db.session.commit()
-        run_finalised_hooks([attempt_id])
-    return True
+            return row.session_id, row.status, new_status
+    return None
 
 
 def before_status(new_status: str) -> str:
