@@ -41,7 +41,7 @@ from .. import clock
 from ..extensions import db
 from ..models import (ExamAttempt, ExamCandidate, ExamResponse, ExamSession, ItemVersion,
                       PaperItem)
-from ..models.exams import FINAL_STATUSES, FINISHED, IN_PROGRESS, NOT_STARTED
+from ..models.exams import FINAL_STATUSES, FINISHED, IN_PROGRESS, NOT_STARTED, SUBMITTED
 from ..models.types import UTCDateTime
 from . import audit, exams, pii, sessions, throttle
 from .finalisation import (add_event, finalise, finalise_due, finalise_due_in_session, finalise_if_due,  # noqa: F401
@@ -607,8 +607,11 @@ def submit(attempt_id: int, *, time_up: bool = False) -> dict:
         raise err
     reason = "timeout" if time_up or now >= snap.deadline else "candidate"
     won = finalise(attempt_id, reason, actor_label=f"candidate:{snap.ticket_no}")
-    snap = _snapshot(attempt_id, lock=False, layout=False)
-    db.session.rollback()
+    if won:  # an attempt in progress becomes submitted; nothing else of the reply changed
+        snap.status, snap.paused_at = SUBMITTED, None
+    else:  # someone else (sweeper, proctor, the other click) finalised it first: read what they did
+        snap = _snapshot(attempt_id, lock=False, layout=False)
+        db.session.rollback()
     return {"ok": True, "already": not won, **state(snap, snap, now)}
 
 
