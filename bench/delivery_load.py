@@ -29,7 +29,7 @@ in forms A/B, in a scratch database (``--db-name``, default ``examsys_load``, dr
 
 Latencies are measured from the moment a request was due (open loop: no coordinated omission) to its reply.
 Both servers: ``gunicorn -c deploy/gunicorn.conf.py APP`` (the deployment's settings: preload, GC freeze;
-``WORKERS=--workers`` (2), ``THREADS=--threads`` (4; ``--threads 1`` = sync workers), no access log, no
+``WORKERS=--workers`` (2 × cores), ``THREADS=--threads`` (1 = sync workers), no access log, no
 worker recycling). The generator runs on the same 2 cores as the servers and PostgreSQL; its CPU time is printed so its share is visible. Exit status 0 even when a target is missed (it is a benchmark);
 1 when the run itself failed.
 """
@@ -875,8 +875,8 @@ def main() -> int:
     ap.add_argument("--start-rate", type=float, default=10.0)
     ap.add_argument("--max-rate", type=float, default=3000.0)
     ap.add_argument("--skip-capacity", action="store_true")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=4, help="gthread threads per worker; 1 = sync workers")
+    ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="default: 2 × cores, as deployed")
+    ap.add_argument("--threads", type=int, default=1, help="1 = sync workers (as deployed); more = gthread")
     ap.add_argument("--profile", type=int, default=0, metavar="S",
                     help="py-spy the examsys workers during the bursts and for S s of the steady state")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",

@@ -25,7 +25,7 @@ esac
   "key derived from SECRET_KEY (see docs/deployment.md)." >&2
 
 "$BIN/examsys" db upgrade
-workers=${WORKERS:-$(( 2 * $(nproc) + 1 ))}
-echo "examsys: gunicorn with ${workers} worker(s) × ${THREADS:-4} thread(s) on ${BIND:-127.0.0.1:8000}" \
+workers=${WORKERS:-$(( 2 * $(nproc) ))}
+echo "examsys: gunicorn with ${workers} worker(s) × ${THREADS:-1} thread(s) on ${BIND:-127.0.0.1:8000}" \
      "(proxy fix: ${EXAMSYS_PROXY_FIX:-0})"
 exec "$BIN/gunicorn" -c deploy/gunicorn.conf.py
