@@ -146,13 +146,20 @@ def test_gunicorn_config(monkeypatch):
     monkeypatch.setenv("WORKERS", "3")
     monkeypatch.delenv("THREADS", raising=False)
     conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
-    assert conf["workers"] == 3 and conf["worker_class"] == "gthread" and conf["threads"] == 4
-    assert conf["wsgi_app"] == "examsys:create_app()" and conf["timeout"] >= 30
+    assert conf["workers"] == 3 and conf["worker_class"] == "sync" and conf["threads"] == 1
+    assert conf["wsgi_app"] == "examsys:create_app()" and conf["timeout"] >= 30 and conf["preload_app"] is True
+    monkeypatch.setenv("THREADS", "4")
+    conf4 = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert conf4["worker_class"] == "gthread" and conf4["threads"] == 4
+    monkeypatch.delenv("THREADS")
+    monkeypatch.setenv("MAX_REQUESTS", "0")
+    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["max_requests"] == 0
+    monkeypatch.delenv("MAX_REQUESTS")
     fmt = conf["access_log_format"]
     for pii in ("%(h)s", "%(q)s", "%(r)s", "%(u)s", "%(a)s", "%(f)s", "%({"):
         assert pii not in fmt, f"the access log format carries {pii}"
     monkeypatch.delenv("WORKERS")
-    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["workers"] == 2 * os.cpu_count() + 1
+    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["workers"] == 2 * os.cpu_count()
     monkeypatch.setenv("WORKERS", "many")
     with pytest.raises(SystemExit):
         runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
@@ -169,3 +176,56 @@ def test_serve_refuses_without_its_settings(env, message):
     res = subprocess.run(["bash", str(Path(ROOT) / "deploy" / "serve.sh")], env={**base, **env},
                          capture_output=True, text=True, timeout=30)
     assert res.returncode == 2 and message in res.stderr, res.stderr
+
+
+def test_gunicorn_serves_with_the_deploy_config(tmp_path):
+    """``gunicorn -c deploy/gunicorn.conf.py`` boots (preload, GC freeze in the master, engines disposed after
+    fork) and its sync workers serve the app; a killed worker is replaced by a fork that serves at once."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    from .test_durability import children
+
+    db_file = tmp_path / "examsys.sqlite"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_file}", "SECRET_KEY": "k" * 40, "WORKERS": "2",
+           "BIND": f"127.0.0.1:{port}", "ACCESS_LOG": "", "EXAMSYS_INSTANCE": str(tmp_path),
+           "EXAMSYS_INSECURE_COOKIES": "1"}
+    subprocess.run([os.sys.executable, "-m", "flask", "--app", "examsys", "db", "upgrade"], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen([os.sys.executable, "-m", "gunicorn", "-c", str(Path(ROOT) / "deploy" / "gunicorn.conf.py")],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def get(path: str) -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status
+
+    def ready(n_workers: int, timeout: float = 30.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if len(children(proc.pid)) >= n_workers and get("/exam/login") == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("gunicorn did not serve")
+
+    try:
+        ready(2)
+        assert [get("/healthz") for _ in range(6)] == [200] * 6
+        victim = min(children(proc.pid))
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.5)
+        ready(2)
+        assert victim not in children(proc.pid)
+        assert [get("/exam/login") for _ in range(6)] == [200] * 6
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    text = out.decode("utf-8", "replace")
+    assert "Traceback" not in text and "Exception in worker" not in text, text[-3000:]
