@@ -41,8 +41,13 @@ def _setup(state):
 @bp.before_request
 def load_candidate():
     g.no_store = True
+    g.exam_snapshot = None
     if request.path.startswith("/api/exam/"):
         request.max_content_length = current_app.config.get("EXAM_MAX_REQUEST_BYTES", 64 * 1024)
+        # one statement: the login session and its attempt (locked FOR SHARE for a save)
+        g.exam_snapshot = attempts.api_context(sessions.token_digest(), lock=request.path.endswith("/answers"))
+        g.candidate_attempt_id = g.exam_snapshot.id if g.exam_snapshot is not None else None
+        return
     row = sessions.current_session(kind="candidate")
     g.candidate_attempt_id = row.subject_id if row is not None else None
 
@@ -210,7 +215,7 @@ def save(attempt_id: int):
         if "attempt" in data and data["attempt"] != attempt_id:
             raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
         return jsonify(attempts.save_answer(attempt_id, data.get("item"), data.get("seq"), data.get("answer"),
-                                            data.get("flagged", False)))
+                                            data.get("flagged", False), snap=g.exam_snapshot))
     except ExamError as e:
         return _error(e)
 
@@ -222,7 +227,7 @@ def heartbeat(attempt_id: int):
         _own(attempt_id)
         data = _body()
         events = data.get("events") if isinstance(data.get("events"), list) else []
-        return jsonify({"ok": True, **attempts.heartbeat(attempt_id, events)})
+        return jsonify({"ok": True, **attempts.heartbeat(attempt_id, events, snap=g.exam_snapshot)})
     except ExamError as e:
         return _error(e)
 
@@ -236,6 +241,6 @@ def submit(attempt_id: int):
         time_up = data.get("time_up") is True
         if not time_up and data.get("confirm") is not True:
             raise ExamError(_("Confirm that you want to hand in."), status=422, code="confirm_required")
-        return jsonify(attempts.submit(attempt_id, time_up=time_up))
+        return jsonify(attempts.submit(attempt_id, time_up=time_up, snap=g.exam_snapshot))
     except ExamError as e:
         return _error(e)

@@ -39,7 +39,7 @@ from question_bank.layout import LETTERS, AnswerError, answer_to_display, answer
 
 from .. import clock
 from ..extensions import db
-from ..models import (ExamAttempt, ExamCandidate, ExamResponse, ExamSession, ItemVersion,
+from ..models import (AuthSession, ExamAttempt, ExamCandidate, ExamResponse, ExamSession, ItemVersion,
                       PaperItem)
 from ..models.exams import FINAL_STATUSES, FINISHED, IN_PROGRESS, NOT_STARTED, SUBMITTED
 from ..models.types import UTCDateTime
@@ -416,9 +416,12 @@ class _Snap:
     layout: dict | None = None
 
 
+_SNAP_COLS = (_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.confirmed_at, _A.last_seen_at,
+              _S.grace_seconds, _S.started_at, _S.starts_at, _C.ticket_no)
+
+
 def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | None:
-    cols = [_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.confirmed_at, _A.last_seen_at,
-            _S.grace_seconds, _S.started_at, _S.starts_at, _C.ticket_no]
+    cols = list(_SNAP_COLS)
     if layout:
         cols.append(_A.layout)
     q = (select(*cols).join(ExamSession.__table__, _S.id == _A.session_id)
@@ -427,6 +430,34 @@ def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | No
         q = q.with_for_update(read=True, of=ExamAttempt.__table__)
     row = db.session.execute(q).one_or_none()
     return _Snap(*row) if row is not None else None
+
+
+def api_context(session_digest: str | None, *, lock: bool) -> _Snap | None:
+    """The candidate API's first statement: the login session (by the cookie's digest) joined with its
+    attempt's snapshot, so a save is two statements and a commit. ``None`` when the session is missing,
+    revoked, expired or not a candidate's. ``lock`` (saves): ``FOR SHARE`` of the attempt row on PostgreSQL,
+    and the layout (the other requests do not need it)."""
+    if session_digest is None:
+        return None
+    cols = [AuthSession.id.label("sid"), AuthSession.kind, AuthSession.revoked_at, AuthSession.expires_at,
+            AuthSession.last_seen, *_SNAP_COLS] + ([_A.layout] if lock else [])
+    q = (select(*cols).select_from(AuthSession.__table__)
+         .join(ExamAttempt.__table__, _A.id == AuthSession.subject_id)
+         .join(ExamSession.__table__, _S.id == _A.session_id)
+         .join(ExamCandidate.__table__, _C.id == _A.candidate_id).where(AuthSession.id == session_digest))
+    if lock:
+        q = q.with_for_update(read=True, of=ExamAttempt.__table__)
+    row = db.session.execute(q).one_or_none()
+    now = clock.now()
+    if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if sessions.needs_touch(row.last_seen, now):  # once a minute: record activity in its own transaction
+        sessions.touch(row.sid, now)
+        db.session.commit()
+        row = db.session.execute(q).one_or_none()
+        if row is None:
+            return None
+    return _Snap(*row[5:])
 
 
 def _upsert_statement():
@@ -459,7 +490,7 @@ def _upsert_statement():
     return stmt
 
 
-def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
+def save_answer(attempt_id: int, item_id, seq, answer, flagged=False, *, snap: _Snap | None = None) -> dict:
     """Store one answer if ``seq`` is newer than the stored one (see the module docstring). Returns the
     acknowledgement; raises :class:`ExamError` (404 unknown attempt, 422 bad item/answer, 409 refused).
 
@@ -467,7 +498,8 @@ def save_answer(attempt_id: int, item_id, seq, answer, flagged=False) -> dict:
     cached Core constructs; nothing but the response row is written. The same ``seq`` again with the same
     answer is a retry (acknowledged); with a different answer it is refused (409 ``seq_conflict``)."""
     now = clock.now()
-    snap = _snapshot(attempt_id, lock=True)
+    if snap is None or snap.id != attempt_id or snap.layout is None:  # (the API passes its locked snapshot)
+        snap = _snapshot(attempt_id, lock=True)
     if snap is None:
         db.session.rollback()
         raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
@@ -542,12 +574,13 @@ def _answer_reason(code: str) -> str:
 
 # -- heartbeat, integrity signals ------------------------------------------------------------------
 
-def heartbeat(attempt_id: int, events=None) -> dict:
+def heartbeat(attempt_id: int, events=None, *, snap: _Snap | None = None) -> dict:
     """Record that the page is alive (at most every 10 s) and its integrity signals; return the state.
     Also starts a due session, enters the paper from the waiting room after the start, and finalises an
     attempt past its deadline + grace (lazy finalisation). The usual beat is one read and, every 10 s or
-    with events, one short write."""
-    snap = _snapshot(attempt_id, lock=False, layout=False)
+    with events, one short write. ``snap``: the API's snapshot of this attempt, when it has one."""
+    if snap is None or snap.id != attempt_id:
+        snap = _snapshot(attempt_id, lock=False, layout=False)
     if snap is None:
         raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
     now = clock.now()
@@ -586,10 +619,11 @@ def heartbeat(attempt_id: int, events=None) -> dict:
 
 # -- submit and finalisation -----------------------------------------------------------------------
 
-def submit(attempt_id: int, *, time_up: bool = False) -> dict:
+def submit(attempt_id: int, *, time_up: bool = False, snap: _Snap | None = None) -> dict:
     """The candidate hands in (``time_up``: the page's timer ran out; accepted only near the deadline).
-    Idempotent: a second submit answers with the submitted state."""
-    snap = _snapshot(attempt_id, lock=False, layout=False)
+    Idempotent: a second submit answers with the submitted state. ``snap``: the API's snapshot, if any."""
+    if snap is None or snap.id != attempt_id:
+        snap = _snapshot(attempt_id, lock=False, layout=False)
     if snap is None:
         raise ExamError(_("This answer sheet does not exist."), status=404, code="not_found")
     now = clock.now()

@@ -42,6 +42,21 @@ def open_session(*, kind: str, user_id: int | None = None, subject_id: int | Non
     return row
 
 
+def token_digest() -> str | None:
+    """The database key of this request's login session (SHA-256 of the cookie's token), or ``None``."""
+    token = session.get(SESSION_KEY)
+    return _digest(token) if token else None
+
+
+def touch(session_id: str, now) -> None:
+    """Record activity (the caller commits); done at most every 60 s per session."""
+    db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen=now))
+
+
+def needs_touch(last_seen, now) -> bool:
+    return now - last_seen > _TOUCH_EVERY
+
+
 _LOOKUP = select(AuthSession.id, AuthSession.kind, AuthSession.user_id, AuthSession.subject_id,
                  AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen, AuthSession.ip)
 _UNSET = object()
