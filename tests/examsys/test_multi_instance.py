@@ -11,6 +11,7 @@ import datetime as _dt
 import os
 import runpy
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,9 +196,9 @@ def test_gunicorn_serves_with_the_deploy_config(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_file}", "SECRET_KEY": "k" * 40, "WORKERS": "2",
            "BIND": f"127.0.0.1:{port}", "ACCESS_LOG": "", "EXAMSYS_INSTANCE": str(tmp_path),
            "EXAMSYS_INSECURE_COOKIES": "1"}
-    subprocess.run([os.sys.executable, "-m", "flask", "--app", "examsys", "db", "upgrade"], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "flask", "--app", "examsys", "db", "upgrade"], cwd=ROOT, env=env,
                    check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen([os.sys.executable, "-m", "gunicorn", "-c", str(Path(ROOT) / "deploy" / "gunicorn.conf.py")],
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(Path(ROOT) / "deploy" / "gunicorn.conf.py")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def get(path: str) -> int:
