@@ -7,80 +7,43 @@ what it digests; many concurrent finalisations of one attempt finalise it once."
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import random
 import threading
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
-from examsys import clock, create_app
-from examsys.config import TestConfig, _normalise_db_url
+from examsys import clock
 from examsys.extensions import db
 from examsys.models import AuditLog, ExamAttempt, ExamResponse
 from examsys.services import attempts, exams
 from examsys.services.exams import ExamError
 
 from . import factories as f
+from .concurrency import BACKENDS, threaded_app
+from .concurrency import run_threads as _run_threads
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres") else [])
 
 
 @pytest.fixture(params=BACKENDS)
 def real_app(request, tmp_path):
-    schema = None
-    if request.param == "sqlite":
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'conc.sqlite'}",
-                         INSTANCE_DIR=tmp_path, MEDIA_DIR=tmp_path / "media")
-    else:
-        url = _normalise_db_url(os.environ["TEST_DATABASE_URL"])
-        schema = "conc_" + uuid.uuid4().hex[:10]
-        admin = create_engine(url)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, INSTANCE_DIR=tmp_path, MEDIA_DIR=tmp_path / "media",
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"},
-                                                    "pool_size": 12, "max_overflow": 4})
-    with app.app_context():
-        db.create_all()
-    clk = clock.FrozenClock(f.T0 - _dt.timedelta(minutes=10))
-    clock.set_clock(clk)
-    with app.app_context():
-        info = f.make_session(n_candidates=2, duration_min=60)
-        clk.current = f.T0 + _dt.timedelta(seconds=1)
-        exams.maybe_autostart(db.session.get(exams.ExamSession, info["session_id"]))
-        for aid in info["attempts"].values():
-            att = db.session.get(ExamAttempt, aid)
-            attempts.confirm(att)
-            attempts.enter(att)
-    info["clock"] = clk
-    yield app, info
-    clock.set_clock(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if schema:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with threaded_app(request.param, tmp_path, "conc") as app:
+        clk = clock.FrozenClock(f.T0 - _dt.timedelta(minutes=10))
+        clock.set_clock(clk)
+        with app.app_context():
+            info = f.make_session(n_candidates=2, duration_min=60)
+            clk.current = f.T0 + _dt.timedelta(seconds=1)
+            exams.maybe_autostart(db.session.get(exams.ExamSession, info["session_id"]))
+            for aid in info["attempts"].values():
+                att = db.session.get(ExamAttempt, aid)
+                attempts.confirm(att)
+                attempts.enter(att)
+        info["clock"] = clk
+        yield app, info
 
 
 def run_threads(n, target):
-    errors = []
-
-    def wrap(k):
-        try:
-            target(k)
-        except Exception as e:  # noqa: BLE001 - collected and asserted
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=wrap, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return errors
+    return _run_threads(n, target, timeout=60, together=False)
 
 
 def test_concurrent_saves_keep_the_newest_and_lose_no_ack(real_app):

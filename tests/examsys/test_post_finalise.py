@@ -14,27 +14,25 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
-import os
 import threading
 import time
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from examsys import clock, create_app
-from examsys.config import TestConfig, _normalise_db_url
+from examsys.config import TestConfig
 from examsys.extensions import db
 from examsys.models import AttemptEvent, AttemptMarking, AuditLog, ExamAttempt, ExamSession, Script
 from examsys.services import audit, finalisation, marking, post_finalise, proctoring, station_package, sweeper
 
 from . import factories as f
+from .concurrency import BACKENDS, run_threads, threaded_app
 from .test_marking_helpers import answer, items_of, set_clock, sitting
 
 T0 = f.T0
 FINALISED_AT = T0 + _dt.timedelta(minutes=1)  # test_marking_helpers.sitting leaves the clock here
 LATER = T0 + _dt.timedelta(minutes=7)
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres") else [])
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -321,51 +319,12 @@ def test_the_worker_is_not_started_in_testing_or_when_disabled(app):
 @pytest.fixture(params=BACKENDS)
 def real_app(request, tmp_path):
     """An app on a SQLite file (WAL) or a throwaway PostgreSQL schema, inline post-finalisation off."""
-    schema = None
-    if request.param == "sqlite":
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'pf.sqlite'}",
-                         INSTANCE_DIR=tmp_path, MEDIA_DIR=tmp_path / "media")
-    else:
-        url = _normalise_db_url(os.environ["TEST_DATABASE_URL"])
-        schema = "pf_" + uuid.uuid4().hex[:10]
-        admin = create_engine(url)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, INSTANCE_DIR=tmp_path, MEDIA_DIR=tmp_path / "media",
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"},
-                                                    "pool_size": 12, "max_overflow": 4})
-    app.config["EXAMS_POST_FINALISE_INLINE"] = False
-    with app.app_context():
-        db.create_all()
-    yield app
-    post_finalise.stop(app)
-    clock.set_clock(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if schema:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-def run_threads(n, target):
-    errors = []
-    barrier = threading.Barrier(n)
-
-    def wrap(k):
+    with threaded_app(request.param, tmp_path, "pf") as app:
+        app.config["EXAMS_POST_FINALISE_INLINE"] = False
         try:
-            barrier.wait(timeout=30)
-            target(k)
-        except Exception as e:  # noqa: BLE001 - collected and asserted
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=wrap, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return errors
+            yield app
+        finally:
+            post_finalise.stop(app)
 
 
 def test_several_processors_at_once_process_each_attempt_exactly_once(real_app):

@@ -17,16 +17,12 @@ Checks:
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, delete, event, func, select, text
+from sqlalchemy import delete, event, func, select
 
-from examsys import clock, create_app
-from examsys.config import TestConfig, _normalise_db_url
 from examsys.extensions import db
 from examsys.models import (AnalysisRun, AttemptMarking, AuditLog, ExamAttempt, ExamSession, Item, ItemFlag, ItemStat,
                             PaperForm, Station, StatRow)
@@ -36,59 +32,21 @@ from examsys.services import marking as marking_service
 from examsys.services import stats as stats_service
 from examsys.services import stats_loop
 
+from .concurrency import BACKENDS, run_threads, threaded_app
 from .test_stats_helpers import simulated_sitting
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres") else [])
 N_THREADS = 6
 
 
 @pytest.fixture(params=BACKENDS)
 def real_app(request, tmp_path):
-    schema = admin = None
-    if request.param == "sqlite":
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'stats.sqlite'}",
-                         INSTANCE_DIR=tmp_path, MEDIA_DIR=tmp_path / "media")
-    else:
-        url = _normalise_db_url(os.environ["TEST_DATABASE_URL"])
-        schema = "stconc_" + uuid.uuid4().hex[:10]
-        admin = create_engine(url)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, INSTANCE_DIR=tmp_path, MEDIA_DIR=tmp_path / "media",
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"},
-                                                    "pool_size": 12, "max_overflow": 4})
-    with app.app_context():
-        db.create_all()
-    yield app
-    clock.set_clock(None)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if schema:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with threaded_app(request.param, tmp_path, "stconc") as app:
+        yield app
 
 
 def run_together(n, target, timeout=180):
     """Run ``target(k)`` in ``n`` threads released at once; return the exceptions (repr) they raised."""
-    errors = []
-    barrier = threading.Barrier(n)
-
-    def wrap(k):
-        try:
-            barrier.wait(timeout=30)
-            target(k)
-        except Exception as e:  # noqa: BLE001 - collected and asserted
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=wrap, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=timeout)
-    assert not any(t.is_alive() for t in threads), "a thread hangs"
-    return errors
+    return run_threads(n, target, timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------------------------------
