@@ -122,11 +122,3 @@ def other_live_session_ip(*, kind: str, subject_id: int, except_id: str | None) 
         q = q.where(AuthSession.id != except_id)
     row = db.session.execute(q.limit(1)).first()
     return None if row is None else (row.ip or "")
-
-
-def live_sessions(*, kind: str, subject_id: int) -> list[AuthSession]:
-    now = clock.now()
-    return list(db.session.execute(
-        select(AuthSession).where(AuthSession.kind == kind, AuthSession.subject_id == subject_id,
-                                  AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
-    ).scalars())
