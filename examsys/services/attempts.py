@@ -299,22 +299,25 @@ def _item_view(iv: ItemVersion) -> dict:
 _ITEM_CACHE_MAX = 20_000
 
 
-def _paper_items(pis: list[int]) -> dict[int, tuple]:
-    """``paper item id -> (points, candidate view)`` for the given items of frozen papers.
+def _paper_items(entries: list[dict]) -> dict[int, tuple]:
+    """``paper item id -> (points, candidate view)`` for layout entries (``pi``, and ``iv`` when the layout
+    records the item version) of frozen papers.
 
     A frozen paper's items and their item versions never change (a key correction is a marking-side
     override), so the views are kept per app in this process: a 1,000-candidate sitting reads them once
-    per worker. (After ``examsys restore`` into a database a server is using, restart the server.)"""
+    per worker. An entry whose item version differs from the cached one (an id reused after a deletion) is
+    read again. (After ``examsys restore`` into a database a server is using, restart the server.)"""
     cache = current_app.extensions.setdefault("examsys.item_views", {})
-    missing = [pi for pi in pis if pi not in cache]
+    missing = [e["pi"] for e in entries
+               if e["pi"] not in cache or (e.get("iv") is not None and cache[e["pi"]][2] != int(e["iv"]))]
     if missing:
         if len(cache) + len(missing) > _ITEM_CACHE_MAX:
             cache.clear()
         for pi, iv in db.session.execute(
                 select(PaperItem, ItemVersion).join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
                 .where(PaperItem.id.in_(missing))):
-            cache[pi.id] = (pi.points, _item_view(iv))
-    return {pi: cache[pi] for pi in pis if pi in cache}
+            cache[pi.id] = (pi.points, _item_view(iv), iv.id)
+    return {e["pi"]: cache[e["pi"]][:2] for e in entries if e["pi"] in cache}
 
 
 def paper(att) -> dict:
@@ -322,7 +325,7 @@ def paper(att) -> dict:
     Contains no key, reference answer, marking point or other candidate's data. ``att`` needs ``id`` and
     ``layout`` (an :class:`ExamAttempt` or a snapshot row)."""
     entries = list(layout_entries(att.layout))
-    rows = _paper_items([e["pi"] for _, e in entries])
+    rows = _paper_items([e for _, e in entries])
     saved = {r.paper_item_id: r for r in db.session.execute(
         select(_R.paper_item_id, _R.answer, _R.flagged, _R.seq, _R.saved_at).where(_R.attempt_id == att.id))}
     sections = []
@@ -358,7 +361,7 @@ def seq_base(att: ExamAttempt, max_seq: int) -> int:
 
 def attempt_images(att) -> set[str]:
     out: set[str] = set()
-    for _points, view in _paper_items([e["pi"] for _, e in layout_entries(att.layout)]).values():
+    for _points, view in _paper_items([e for _, e in layout_entries(att.layout)]).values():
         out.update(view["images"] or [])
     return out
 

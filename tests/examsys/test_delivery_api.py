@@ -370,3 +370,26 @@ def test_integrity_signals_are_recorded_not_penalised(app, exam):
         kinds = sorted(e.kind for e in db.session.execute(select(AttemptEvent).where(
             AttemptEvent.attempt_id == aid, AttemptEvent.kind.in_(["focus_loss", "visibility_hidden", "paste"]))).scalars())
     assert kinds == ["focus_loss", "focus_loss", "paste", "visibility_hidden"]
+
+
+def test_item_texts_are_cached_per_app_and_reread_when_the_version_differs(app, exam):
+    """The paper's item texts come from a per-app cache (frozen papers never change); an entry whose item
+    version is not the layout's (a paper item id reused after a deletion) is read from the database again."""
+    from examsys.services import attempts as attempts_service
+    client, aid, token, ents = sitting(app, exam)
+    e = ents[0]
+    cache = app.extensions["examsys.item_views"]
+    points, view, iv_id = cache[e["pi"]]
+    assert iv_id == e["iv"] and view["stem"] in client.get("/exam/paper").get_data(as_text=True)
+    # a stale entry under the same paper item id, from another item version: not served, read again
+    cache[e["pi"]] = (points, dict(view, stem="STALE-STEM-FROM-A-DELETED-PAPER"), iv_id + 10_000)
+    html = client.get("/exam/paper").get_data(as_text=True)
+    assert "STALE-STEM-FROM-A-DELETED-PAPER" not in html and view["stem"] in html
+    assert cache[e["pi"]][2] == e["iv"]
+    # another app (another database) never sees this app's cache
+    from examsys import create_app
+    from examsys.config import TestConfig
+    other = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
+    assert "examsys.item_views" not in other.extensions
+    with app.test_request_context():
+        assert attempts_service._paper_items([e])[e["pi"]] == (points, view)
