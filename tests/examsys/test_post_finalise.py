@@ -37,6 +37,14 @@ LATER = T0 + _dt.timedelta(minutes=7)
 
 # -- helpers ------------------------------------------------------------------------------------------------
 
+def all_handed_in(n: int) -> list[int]:
+    """A sitting of ``n`` candidates who all handed in (inside an app context); their attempt ids, sorted."""
+    aids = sorted(sitting(n=n)["attempts"].values())
+    for aid in aids:
+        finalisation.finalise(aid, "candidate")
+    return aids
+
+
 def audits(aid: int | None = None) -> list[AuditLog]:
     q = select(AuditLog).where(AuditLog.action == "attempt.finalise")
     if aid is not None:
@@ -241,10 +249,7 @@ def test_a_crash_mid_way_is_rolled_back_and_picked_up_by_the_sweeper(dctx, monke
 def test_the_finalise_due_command_catches_up(deferred):
     app = deferred
     with app.app_context():
-        s = sitting(n=2)
-        aids = sorted(s["attempts"].values())
-        for aid in aids:
-            finalisation.finalise(aid, "candidate")
+        aids = all_handed_in(2)
     result = app.test_cli_runner().invoke(args=["exams", "finalise-due"])
     assert result.exit_code == 0, result.output
     assert "Finalised 0 attempt(s)." in result.output and "Marked and audited 2 finalised attempt(s)." in result.output
@@ -253,10 +258,7 @@ def test_the_finalise_due_command_catches_up(deferred):
 
 
 def test_a_marking_failure_still_audits_and_marks_the_attempt_processed(dctx, monkeypatch):
-    s = sitting(n=2)
-    aids = sorted(s["attempts"].values())
-    for aid in aids:
-        finalisation.finalise(aid, "candidate")
+    aids = all_handed_in(2)
     tried = []
 
     def broken(ids, **kw):
@@ -372,10 +374,7 @@ def test_a_row_held_for_a_moment_by_another_transaction_is_still_processed(real_
     the row, the last pass waits for it (on SQLite writers take turns anyway)."""
     app = real_app
     with app.app_context():
-        s = sitting(n=2)
-        aids = sorted(s["attempts"].values())
-        for aid in aids:
-            finalisation.finalise(aid, "candidate")
+        aids = all_handed_in(2)
         held = db.engine.connect()
         if db.engine.dialect.name == "postgresql":
             held.execute(text("SELECT id FROM exam_attempt WHERE id = :id FOR SHARE"), {"id": aids[0]})
