@@ -423,15 +423,17 @@ _SNAP_COLS = (_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.con
               _S.grace_seconds, _S.started_at, _S.starts_at, _C.ticket_no)
 
 
+def _snapshot_query(*, lock: bool, layout: bool, head=()):
+    """``SELECT head…, <snapshot columns>[, layout] FROM exam_attempt ⋈ exam_session ⋈ exam_candidate``, with
+    ``FOR SHARE OF exam_attempt`` when ``lock`` (PostgreSQL: a finalisation waits for a save, and vice versa)."""
+    q = (select(*head, *_SNAP_COLS, *([_A.layout] if layout else []))
+         .join_from(ExamAttempt.__table__, ExamSession.__table__, _S.id == _A.session_id)
+         .join(ExamCandidate.__table__, _C.id == _A.candidate_id))
+    return q.with_for_update(read=True, of=ExamAttempt.__table__) if lock else q
+
+
 def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | None:
-    cols = list(_SNAP_COLS)
-    if layout:
-        cols.append(_A.layout)
-    q = (select(*cols).join(ExamSession.__table__, _S.id == _A.session_id)
-         .join(ExamCandidate.__table__, _C.id == _A.candidate_id).where(_A.id == attempt_id))
-    if lock:  # PostgreSQL: FOR SHARE OF exam_attempt (a finalisation waits for this save, and vice versa)
-        q = q.with_for_update(read=True, of=ExamAttempt.__table__)
-    row = db.session.execute(q).one_or_none()
+    row = db.session.execute(_snapshot_query(lock=lock, layout=layout).where(_A.id == attempt_id)).one_or_none()
     return _Snap(*row) if row is not None else None
 
 
@@ -442,14 +444,10 @@ def api_context(session_digest: str | None, *, lock: bool) -> _Snap | None:
     and the layout (the other requests do not need it)."""
     if session_digest is None:
         return None
-    cols = [AuthSession.id.label("sid"), AuthSession.kind, AuthSession.revoked_at, AuthSession.expires_at,
-            AuthSession.last_seen, *_SNAP_COLS] + ([_A.layout] if lock else [])
-    q = (select(*cols).select_from(AuthSession.__table__)
-         .join(ExamAttempt.__table__, _A.id == AuthSession.subject_id)
-         .join(ExamSession.__table__, _S.id == _A.session_id)
-         .join(ExamCandidate.__table__, _C.id == _A.candidate_id).where(AuthSession.id == session_digest))
-    if lock:
-        q = q.with_for_update(read=True, of=ExamAttempt.__table__)
+    head = (AuthSession.id.label("sid"), AuthSession.kind, AuthSession.revoked_at, AuthSession.expires_at,
+            AuthSession.last_seen)
+    q = (_snapshot_query(lock=lock, layout=lock, head=head)
+         .join(AuthSession.__table__, AuthSession.subject_id == _A.id).where(AuthSession.id == session_digest))
     row = db.session.execute(q).one_or_none()
     now = clock.now()
     if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
