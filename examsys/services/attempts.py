@@ -39,8 +39,8 @@ from question_bank.layout import LETTERS, AnswerError, answer_to_display, answer
 
 from .. import clock
 from ..extensions import db
-from ..models import (AuthSession, ExamAttempt, ExamCandidate, ExamResponse, ExamSession, ItemVersion,
-                      PaperItem)
+from ..models import (AttemptEvent, AuthSession, ExamAttempt, ExamCandidate, ExamResponse, ExamSession,
+                      ItemVersion, PaperItem)
 from ..models.exams import FINAL_STATUSES, FINISHED, IN_PROGRESS, NOT_STARTED, SUBMITTED
 from ..models.types import UTCDateTime
 from . import audit, exams, pii, sessions, throttle
@@ -238,6 +238,23 @@ def confirm(att: ExamAttempt) -> None:
     enter(att)
 
 
+def _confirm_enter_statement():
+    """``UPDATE exam_attempt SET confirmed_at = coalesce(confirmed_at, :now), status = in_progress, ...
+    WHERE id = :aid AND status = not_started`` (prebuilt)."""
+    now = bindparam("now", type_=UTCDateTime)
+    return (update(ExamAttempt.__table__)
+            .where(_A.id == bindparam("aid", type_=Integer), _A.status == NOT_STARTED)
+            .values(confirmed_at=func.coalesce(_A.confirmed_at, now), status=IN_PROGRESS, entered_at=now,
+                    last_seen_at=now))
+
+
+def insert_events(rows: list[dict]) -> None:
+    """Add attempt events with one prebuilt Core INSERT (no ORM flush): each row has ``session_id``,
+    ``attempt_id``, ``at``, ``kind``, ``actor_label`` and optionally ``detail``. The caller commits."""
+    stmt = _prebuilt("insert_event", lambda: AttemptEvent.__table__.insert())
+    db.session.execute(stmt, [{"detail": None, **r} for r in rows])
+
+
 def confirm_attempt(attempt_id: int) -> None:
     """:func:`confirm` by id. At the start of a sitting (session started, attempt not entered) it confirms
     and enters in one statement without loading the attempt; anything else goes through :func:`confirm`."""
@@ -248,21 +265,70 @@ def confirm_attempt(attempt_id: int) -> None:
     now = clock.now()
     due = snap.deadline is not None and now > snap.deadline + _dt.timedelta(seconds=snap.grace_seconds)
     if snap.status == NOT_STARTED and snap.started_at is not None and snap.paused_at is None and not due:
-        res = db.session.execute(
-            update(ExamAttempt).where(ExamAttempt.id == attempt_id, ExamAttempt.status == NOT_STARTED)
-            .values(confirmed_at=func.coalesce(ExamAttempt.confirmed_at, now), status=IN_PROGRESS, entered_at=now,
-                    last_seen_at=now))
+        res = db.session.execute(_prebuilt("confirm_enter", _confirm_enter_statement), {"aid": attempt_id, "now": now})
         if res.rowcount == 1:
             label = f"candidate:{snap.ticket_no}"
-            if snap.confirmed_at is None:
-                _event(snap.session_id, attempt_id, "confirmed", actor_label=label, at=now)
-            _event(snap.session_id, attempt_id, "entered", actor_label=label, at=now)
+            kinds = ("entered",) if snap.confirmed_at is not None else ("confirmed", "entered")
+            insert_events([{"session_id": snap.session_id, "attempt_id": attempt_id, "at": now, "kind": kind,
+                            "actor_label": label} for kind in kinds])
             db.session.commit()
             return
     if snap.status in FINAL_STATUSES or (snap.confirmed_at is not None and snap.status != NOT_STARTED):
         db.session.rollback()
         return
     confirm(get_attempt(attempt_id, refresh=True))
+
+
+# -- candidate pages -------------------------------------------------------------------------------
+
+@dataclass
+class PageView:
+    """What the candidate's pages show, read in one prebuilt statement (no ORM objects): ``att``, ``cand``
+    and ``sess`` carry the attribute names of :class:`ExamAttempt`, :class:`ExamCandidate` and
+    :class:`ExamSession` that the templates and :func:`state` use (``sess.occupation`` has ``name`` and
+    ``work_type``)."""
+
+    att: object
+    cand: object
+    sess: object
+
+
+_PAGE_ATT = ("id", "session_id", "status", "deadline", "paused_at", "confirmed_at", "entered_at", "submitted_at",
+             "submit_reason", "answered_count", "layout")
+_PAGE_CAND = ("name", "ticket_no", "seat", "id_masked")
+_PAGE_SESS = ("name", "grade", "starts_at", "started_at", "duration_min", "grace_seconds", "status")
+_PAGE_OCC = ("name", "work_type")
+
+
+def _page_view_query(layout: bool):
+    from ..models import Occupation
+    O = Occupation.__table__.c  # noqa: N806
+    att_cols = [_A[c] for c in _PAGE_ATT if layout or c != "layout"]
+    return (select(*att_cols, *(_C[c] for c in _PAGE_CAND), *(_S[c] for c in _PAGE_SESS),
+                   *(O[c] for c in _PAGE_OCC))
+            .join_from(ExamAttempt.__table__, ExamCandidate.__table__, _C.id == _A.candidate_id)
+            .join(ExamSession.__table__, _S.id == _A.session_id)
+            .join(Occupation.__table__, O.id == _S.occupation_id)
+            .where(_A.id == bindparam("aid", type_=Integer)))
+
+
+def page_view(attempt_id: int, *, layout: bool = False) -> PageView | None:
+    """The attempt, candidate and session as the candidate's pages show them (one statement), or ``None``.
+    ``layout``: include the attempt's layout (the paper page needs it)."""
+    from types import SimpleNamespace
+    row = db.session.execute(_prebuilt(("page_view", layout), lambda: _page_view_query(layout)),
+                             {"aid": attempt_id}).one_or_none()
+    if row is None:
+        return None
+    vals = iter(row)
+    att = SimpleNamespace(**{c: next(vals) for c in _PAGE_ATT if layout or c != "layout"})
+    if not layout:
+        att.layout = None
+    cand = SimpleNamespace(**{c: next(vals) for c in _PAGE_CAND})
+    sess = SimpleNamespace(**{c: next(vals) for c in _PAGE_SESS})
+    sess.occupation = SimpleNamespace(**{c: next(vals) for c in _PAGE_OCC})
+    sess.id = att.session_id
+    return PageView(att=att, cand=cand, sess=sess)
 
 
 def enter(att: ExamAttempt) -> None:
@@ -432,9 +498,33 @@ def _snapshot_query(*, lock: bool, layout: bool, head=()):
     return q.with_for_update(read=True, of=ExamAttempt.__table__) if lock else q
 
 
+# Hot-path statements are built once, from table columns and bound parameters: building a SQLAlchemy
+# statement and executing one made of ORM attributes each cost more CPU than the database round trip
+# (measured on the API's first statement: 1.06 ms built per call through the ORM path, 0.30 ms prebuilt).
+_STATEMENTS: dict[object, object] = {}
+
+
+def _prebuilt(key, build):
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
 def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | None:
-    row = db.session.execute(_snapshot_query(lock=lock, layout=layout).where(_A.id == attempt_id)).one_or_none()
+    q = _prebuilt(("snapshot", lock, layout), lambda: _snapshot_query(lock=lock, layout=layout)
+                  .where(_A.id == bindparam("aid", type_=Integer)))
+    row = db.session.execute(q, {"aid": attempt_id}).one_or_none()
     return _Snap(*row) if row is not None else None
+
+
+_AS = AuthSession.__table__.c
+
+
+def _api_context_query(lock: bool):
+    head = (_AS.id.label("sid"), _AS.kind, _AS.revoked_at, _AS.expires_at, _AS.last_seen)
+    return (_snapshot_query(lock=lock, layout=lock, head=head)
+            .join(AuthSession.__table__, _AS.subject_id == _A.id).where(_AS.id == bindparam("sid")))
 
 
 def api_context(session_digest: str | None, *, lock: bool) -> _Snap | None:
@@ -444,18 +534,16 @@ def api_context(session_digest: str | None, *, lock: bool) -> _Snap | None:
     and the layout (the other requests do not need it)."""
     if session_digest is None:
         return None
-    head = (AuthSession.id.label("sid"), AuthSession.kind, AuthSession.revoked_at, AuthSession.expires_at,
-            AuthSession.last_seen)
-    q = (_snapshot_query(lock=lock, layout=lock, head=head)
-         .join(AuthSession.__table__, AuthSession.subject_id == _A.id).where(AuthSession.id == session_digest))
-    row = db.session.execute(q).one_or_none()
+    q = _prebuilt(("api_context", lock), lambda: _api_context_query(lock))
+    params = {"sid": session_digest}
+    row = db.session.execute(q, params).one_or_none()
     now = clock.now()
     if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
         return None
     if sessions.needs_touch(row.last_seen, now):  # once a minute: record activity in its own transaction
         sessions.touch(row.sid, now)
         db.session.commit()
-        row = db.session.execute(q).one_or_none()
+        row = db.session.execute(q, params).one_or_none()
         if row is None:
             return None
     return _Snap(*row[5:])

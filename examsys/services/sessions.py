@@ -10,7 +10,7 @@ import hashlib
 import secrets
 
 from flask import current_app, g, has_request_context, request, session
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from .. import clock
 from ..extensions import db
@@ -24,22 +24,33 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def open_session(*, kind: str, user_id: int | None = None, subject_id: int | None = None) -> AuthSession:
-    """Clear the Flask session, create a server-side session row and put its token in the cookie.
-    The caller commits."""
+_INSERT: list = []
+
+
+def open_session(*, kind: str, user_id: int | None = None, subject_id: int | None = None) -> str:
+    """Clear the Flask session, add a server-side session row (one prebuilt Core INSERT) and put its token in
+    the cookie. Returns the row's id (the token's digest). The caller commits.
+
+    The CSRF token is renewed with the session: the raw token goes with ``session.clear()``, and the signed
+    one Flask-WTF cached for this request (``g.csrf_token``) is dropped, so a page rendered in this same
+    request (the candidate's 核对信息 page answers the login) carries a token of the new session."""
     session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
     token = secrets.token_urlsafe(32)
     now = clock.now()
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
     seconds = lifetime.total_seconds() if isinstance(lifetime, _dt.timedelta) else float(lifetime)
-    row = AuthSession(id=_digest(token), kind=kind, user_id=user_id, subject_id=subject_id, created_at=now,
-                      last_seen=now, expires_at=now + _dt.timedelta(seconds=seconds),
-                      ip=(request.remote_addr or "")[:64], user_agent=(request.user_agent.string or "")[:300])
-    db.session.add(row)
+    if not _INSERT:
+        _INSERT.append(insert(AuthSession.__table__))
+    sid = _digest(token)
+    db.session.execute(_INSERT[0], {
+        "id": sid, "kind": kind, "user_id": user_id, "subject_id": subject_id, "created_at": now, "last_seen": now,
+        "expires_at": now + _dt.timedelta(seconds=seconds), "revoked_at": None,
+        "ip": (request.remote_addr or "")[:64], "user_agent": (request.user_agent.string or "")[:300]})
     _forget()
     session[SESSION_KEY] = token
     session.permanent = True
-    return row
+    return sid
 
 
 def token_digest() -> str | None:

@@ -10,41 +10,60 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import Integer, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import clock
 from ..extensions import db
 from ..models import LoginThrottle
-from ..models.types import UTCDateTime  # noqa: F401  (type of the columns used below)
+from ..models.types import UTCDateTime
 
 
-def _insert():
-    name = db.engine.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(LoginThrottle)
-    if name == "sqlite":
-        return sqlite.insert(LoginThrottle)
-    raise RuntimeError(f"unsupported database dialect {name!r}")
+_T = LoginThrottle.__table__.c
+_STATEMENTS: dict[str, object] = {}
 
 
-def _upsert(key: str, *, limit: int, lock_seconds: int):
-    now = clock.now()
-    t = LoginThrottle.__table__.c
-    expired = (t.window_start <= now - _dt.timedelta(seconds=lock_seconds))
-    stmt = _insert().values(key=key, failures=1, window_start=now, locked_until=None)
+def _build_upsert(dialect: str):
+    """``INSERT … ON CONFLICT (key) DO UPDATE … RETURNING failures`` with bound parameters ``key``, ``now``,
+    ``expired_before`` (now − lock period), ``lock_end`` (now + lock period) and ``limit``."""
+    if dialect == "postgresql":
+        ins = postgresql.insert(LoginThrottle.__table__)
+    elif dialect == "sqlite":
+        ins = sqlite.insert(LoginThrottle.__table__)
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    now = bindparam("now", type_=UTCDateTime)
+    expired = _T.window_start <= bindparam("expired_before", type_=UTCDateTime)
+    stmt = ins.values(key=bindparam("key"), failures=1, window_start=now, locked_until=None)
     return stmt.on_conflict_do_update(
-        index_elements=[LoginThrottle.key],
+        index_elements=[_T.key],
         set_={
-            "failures": case((expired, 1), else_=t.failures + 1),
-            "window_start": case((expired, now), else_=t.window_start),
+            "failures": case((expired, 1), else_=_T.failures + 1),
+            "window_start": case((expired, now), else_=_T.window_start),
             "locked_until": case(
                 (expired, None),
-                (t.failures + 1 >= limit, now + _dt.timedelta(seconds=lock_seconds)),
-                else_=t.locked_until,
+                (_T.failures + 1 >= bindparam("limit", type_=Integer),
+                 bindparam("lock_end", type_=UTCDateTime)),
+                else_=_T.locked_until,
             ),
         },
-    ).returning(t.failures)
+    ).returning(_T.failures)
+
+
+def _statement(name: str):
+    """The module's statements, built once (per dialect for the upsert): building a statement costs more CPU
+    than running it."""
+    key = name if name != "upsert" else f"upsert:{db.engine.dialect.name}"
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        if name == "upsert":
+            stmt = _build_upsert(db.engine.dialect.name)
+        elif name == "read":
+            stmt = select(_T.failures, _T.window_start).where(_T.key == bindparam("key"))
+        else:
+            stmt = delete(LoginThrottle.__table__).where(_T.key == bindparam("key"))
+        _STATEMENTS[key] = stmt
+    return stmt
 
 
 def reserve_attempt(key: str, *, limit: int, lock_seconds: int, commit: bool = True) -> bool:
@@ -56,7 +75,11 @@ def reserve_attempt(key: str, *, limit: int, lock_seconds: int, commit: bool = T
     upsert holds the key's row lock until the caller commits, so concurrent attempts on the same key wait
     and then see this one's count — the caller must commit on every outcome (after a failure the count
     stays; after a success it calls :func:`clear` in the same transaction)."""
-    count = db.session.execute(_upsert(key, limit=limit, lock_seconds=lock_seconds)).scalar_one()
+    now = clock.now()
+    lock = _dt.timedelta(seconds=lock_seconds)
+    count = db.session.execute(_statement("upsert"), {
+        "key": key, "now": now, "expired_before": now - lock, "lock_end": now + lock, "limit": limit,
+    }).scalar_one()
     if commit:
         db.session.commit()
     return count <= limit
@@ -64,15 +87,14 @@ def reserve_attempt(key: str, *, limit: int, lock_seconds: int, commit: bool = T
 
 def is_locked(key: str, *, limit: int, lock_seconds: int) -> bool:
     """Whether ``key`` has more than ``limit`` failures within the lock period (a read; no write)."""
-    row = db.session.execute(select(LoginThrottle.failures, LoginThrottle.window_start)
-                             .where(LoginThrottle.key == key)).first()
+    row = db.session.execute(_statement("read"), {"key": key}).first()
     if row is None:
         return False
     return row.failures > limit and row.window_start > clock.now() - _dt.timedelta(seconds=lock_seconds)
 
 
 def clear(key: str) -> None:
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    db.session.execute(_statement("delete"), {"key": key})
 
 
 def failures(key: str) -> int:

@@ -103,8 +103,11 @@ def test_full_sitting(page, context, live_server, live_app, exam):
     page.click("#font-toggle")
     expect(page.locator("body")).to_have_class(re.compile("large-font"))
 
-    # reload: same order, same options, every acknowledged answer shown
-    page.reload()
+    # reload: same order, same options, every acknowledged answer shown. The paper came as the reply to the
+    # confirmation's POST; its history entry was replaced with /exam/paper, so the reload is a GET of that
+    with page.expect_request(lambda r: r.is_navigation_request()) as nav:
+        page.reload()
+    assert (nav.value.method, nav.value.url) == ("GET", live_server.url + "/exam/paper")
     assert layout_snapshot(page) == order
     expect(page.locator(f"#q-{items[0]} .answer input").nth(1)).to_be_checked()
     expect(page.locator(f"#q-{items[2]} .answer input").nth(0)).to_be_checked()

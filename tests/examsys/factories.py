@@ -171,19 +171,31 @@ def candidate_login(client, ticket: str, credential: str):
     return client.post("/exam/login", data={"ticket": ticket, "credential": credential, "csrf_token": token})
 
 
+def logged_in(resp) -> bool:
+    """A successful candidate login answers with the 核对信息 page itself (200), which replaces its URL
+    with /exam/confirm."""
+    html = resp.get_data(as_text=True) if hasattr(resp, "get_data") else resp.text
+    return resp.status_code == 200 and 'id="confirm-btn"' in html \
+        and 'history.replaceState(null, "", "/exam/confirm")' in html
+
+
 def enter_exam(client, ticket: str, idno: str) -> dict:
-    """Log in, confirm the details and open the paper; returns ``{"html", "data", "token"}``."""
+    """Log in, confirm the details — the reply is the paper (or the waiting room) — as a browser does;
+    returns ``{"html", "data", "token"}``."""
     resp = candidate_login(client, ticket, idno[-6:])
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    html = client.get("/exam/confirm").get_data(as_text=True)
-    resp = client.post("/exam/confirm", data={"csrf_token": page_token(html)})
-    assert resp.status_code == 302, resp.status_code
-    return open_paper(client)
+    assert logged_in(resp), (resp.status_code, resp.get_data(as_text=True)[:2000])
+    resp = client.post("/exam/confirm", data={"csrf_token": page_token(resp.get_data(as_text=True))})
+    assert resp.status_code == 200, resp.status_code
+    return _page(resp)
 
 
 def open_paper(client) -> dict:
     resp = client.get("/exam/paper")
     assert resp.status_code == 200, resp.status_code
+    return _page(resp)
+
+
+def _page(resp) -> dict:
     html = resp.get_data(as_text=True)
     return {"html": html, "data": exam_data(html) if 'id="exam-data"' in html else None, "token": page_token(html)}
 

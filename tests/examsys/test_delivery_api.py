@@ -65,8 +65,12 @@ def test_login_with_ticket_and_last_six_then_confirm_shows_masked_id(app, exam):
     client = app.test_client()
     ticket = exam["tickets"][0]
     idno = exam["ids"][ticket]
-    assert f.candidate_login(client, ticket, idno[-6:]).status_code == 302
-    html = client.get("/exam/confirm").get_data(as_text=True)
+    resp = f.candidate_login(client, ticket, idno[-6:])
+    assert f.logged_in(resp)  # the reply is the 核对信息 page, its URL replaced with /exam/confirm
+    assert resp.headers["Cache-Control"] == "no-store"
+    again = client.get("/exam/confirm").get_data(as_text=True)  # what a reload shows: the same page, by GET
+    assert "replaceState" not in again and "考生1" in again
+    html = resp.get_data(as_text=True)
     assert "考生1" in html and idno[:6] + "********" + idno[-4:] in html
     assert idno not in html
     assert client.get("/exam/confirm").headers["Cache-Control"] == "no-store"
@@ -91,7 +95,7 @@ def test_login_not_open_before_the_window(app, exam):
 def test_late_entry_cutoff(app, exam):
     t = exam["tickets"][0]
     exam["clock"].current = T0 + _dt.timedelta(minutes=15, seconds=-1)
-    assert f.candidate_login(app.test_client(), t, exam["ids"][t][-6:]).status_code == 302
+    assert f.logged_in(f.candidate_login(app.test_client(), t, exam["ids"][t][-6:]))
     t2 = exam["tickets"][1]
     exam["clock"].current = T0 + _dt.timedelta(minutes=15, seconds=1)
     resp = f.candidate_login(app.test_client(), t2, exam["ids"][t2][-6:])
@@ -106,7 +110,7 @@ def test_one_time_code_logs_in_once(app, exam):
         code = roster.login_code(db.session.execute(select(ExamCandidate).filter_by(ticket_no=t)).scalar_one())
     assert len(code) == 8
     c1 = app.test_client()
-    assert f.candidate_login(c1, t, code).status_code == 302
+    assert f.logged_in(f.candidate_login(c1, t, code))
     c1.post("/exam/logout", data={"csrf_token": f.page_token(c1.get("/exam/confirm").get_data(as_text=True))})
     assert f.candidate_login(app.test_client(), t, code).status_code == 401  # used up
 
@@ -128,7 +132,7 @@ def test_second_login_refused_until_unlocked_then_first_session_ends(app, exam, 
         proctor = db.session.execute(select(User).filter_by(username="factory_manager")).scalar_one()
         proctoring.attempt_action(sess, aid, "unlock", proctor, reason="换机")
     assert f.api(client1, token1, aid, "heartbeat", {}).status_code == 401
-    assert f.candidate_login(client2, t, exam["ids"][t][-6:]).status_code == 302
+    assert f.logged_in(f.candidate_login(client2, t, exam["ids"][t][-6:]))
 
 
 def test_two_hundred_wrong_logins_count_at_most_five(app, exam):
@@ -153,7 +157,7 @@ def test_two_hundred_wrong_logins_count_at_most_five(app, exam):
 def test_waiting_page_before_the_start_then_paper(app, exam):
     client = app.test_client()
     t = exam["tickets"][0]
-    assert f.candidate_login(client, t, exam["ids"][t][-6:]).status_code == 302
+    assert f.logged_in(f.candidate_login(client, t, exam["ids"][t][-6:]))
     client.post("/exam/confirm", data={"csrf_token": f.page_token(client.get("/exam/confirm").get_data(as_text=True))})
     page = f.open_paper(client)
     assert page["data"]["mode"] == "waiting" and page["data"]["state"]["starts_in_ms"] == 10 * 60 * 1000
