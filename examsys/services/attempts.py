@@ -31,7 +31,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import BigInteger, Boolean, Integer, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from question_bank import item_types
@@ -120,8 +120,9 @@ class LoginOutcome:
     opens_at: _dt.datetime | None = None
 
 
-def _credential_ok(cand: ExamCandidate | None, credential: str) -> tuple[bool, bool]:
-    """(valid, used the one-time code)."""
+def _credential_ok(cand, credential: str) -> tuple[bool, bool]:
+    """(valid, used the one-time code). ``cand``: a row of the login's read (``cand_id``, ``id_cipher``,
+    ``login_code_cipher``, ``login_code_used_at``) or ``None``."""
     cred = "".join((credential or "").split()).upper()[:32]
     if cand is None:
         # spend about the same time as a real check (no enumeration by timing)
@@ -134,7 +135,7 @@ def _credential_ok(cand: ExamCandidate | None, credential: str) -> tuple[bool, b
         try:
             idno = pii.decrypt(cand.id_cipher)
         except pii.PiiError:
-            log.error("cannot decrypt the ID number of candidate %s (check PII_KEY)", cand.id)
+            log.error("cannot decrypt the ID number of candidate %s (check PII_KEY)", cand.cand_id)
             return False, False
         return hmac.compare_digest(idno[-6:].encode(), cred.encode()), False
     if cand.login_code_cipher and cand.login_code_used_at is None and len(cred) >= 6:
@@ -146,6 +147,36 @@ def _credential_ok(cand: ExamCandidate | None, credential: str) -> tuple[bool, b
     return False, False
 
 
+def _login_query():
+    """The login's read, one statement: the attempt of a 准考证号 with its candidate's credentials, its
+    session's times and the address of another live login session of the attempt (``other_ip``, NULL when
+    there is none; ``sid``: this browser's own session, not counted)."""
+    other = (select(_AS.ip).where(_AS.kind == "candidate", _AS.subject_id == _A.id, _AS.revoked_at.is_(None),
+                                  _AS.expires_at > bindparam("now", type_=UTCDateTime), _AS.id != bindparam("sid"))
+             .limit(1).scalar_subquery())
+    return (select(_A.id, _A.session_id, _A.status, _A.entered_at, _A.deadline, _A.paused_at,
+                   _C.id.label("cand_id"), _C.id_cipher, _C.login_code_cipher, _C.login_code_used_at,
+                   _S.status.label("sess_status"), _S.auto_start, _S.starts_at, _S.started_at, _S.login_opens_min,
+                   _S.late_entry_min, _S.grace_seconds, other.label("other_ip"))
+            .join_from(ExamAttempt.__table__, ExamCandidate.__table__, _C.id == _A.candidate_id)
+            .join(ExamSession.__table__, _S.id == _A.session_id)
+            .where(_C.ticket_no == bindparam("ticket")))
+
+
+def _login_row(ticket_norm: str, now: _dt.datetime):
+    return db.session.execute(_prebuilt("login", _login_query),
+                              {"ticket": ticket_norm, "now": now, "sid": sessions.token_digest() or ""}).one_or_none()
+
+
+def _login_transition_due(row, now: _dt.datetime) -> bool:
+    """Whether the login must first start an auto-start session or finalise an attempt past its time (rare:
+    those go through the ORM services)."""
+    if row.started_at is None and row.auto_start and now >= row.starts_at:
+        return True
+    return row.status not in FINAL_STATUSES and row.deadline is not None and row.paused_at is None \
+        and now > row.deadline + _dt.timedelta(seconds=row.grace_seconds)
+
+
 def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     """Check 准考证号 + last 6 characters of the ID number (or the printed one-time code), the session
     window and the one-session rule; on success open a server-side candidate session (the caller's response
@@ -155,7 +186,9 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     transaction commits, so concurrent guesses on one ticket queue and at most ``LOGIN_MAX_FAILURES`` checks
     happen before it locks; the address's counter (a whole room may share one address) is read before and
     incremented on failure only. One commit per login; a success is recorded as the attempt's ``login``
-    event (shown to the proctor), a failure or a refused second login also in the audit log."""
+    event (shown to the proctor), a failure or a refused second login also in the audit log. A usual login
+    is five statements (address counter read, ticket counter upsert, the attempt read, counter delete,
+    session and event inserts), all prebuilt."""
     cfg = current_app.config
     ticket_norm = "".join((ticket or "").split()).upper()[:32]
     lock_s = cfg["LOGIN_LOCK_SECONDS"]
@@ -167,13 +200,9 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
                                     commit=False):
         db.session.commit()
         return LoginOutcome(error=LOGIN_LOCKED)
-    att = db.session.execute(
-        select(ExamAttempt).join(ExamCandidate, ExamCandidate.id == ExamAttempt.candidate_id)
-        .where(ExamCandidate.ticket_no == ticket_norm)
-        .options(contains_eager(ExamAttempt.candidate), joinedload(ExamAttempt.session))
-        .execution_options(populate_existing=True)).scalar_one_or_none() if ticket_norm else None
-    cand = att.candidate if att is not None else None
-    valid, used_code = _credential_ok(cand, credential)
+    now = clock.now()
+    row = _login_row(ticket_norm, now) if ticket_norm else None
+    valid, used_code = _credential_ok(row, credential)
     if not valid:
         throttle.reserve_attempt(ip_key, limit=ip_limit, lock_seconds=lock_s, commit=False)
         audit.record("candidate.login_failed", "exam_candidate", ticket_norm or "?",
@@ -181,41 +210,40 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
         db.session.commit()
         return LoginOutcome(error=LOGIN_FAILED)
     throttle.clear(f"ticket:{ticket_norm}")
-    sess = att.session
-    if sess.started_at is None:
-        exams.maybe_autostart(sess)  # commits when it starts the session
-    now = clock.now()
-    finalise_if_due(att, now)
+    if _login_transition_due(row, now):
+        att = get_attempt(row.id, refresh=True)
+        if att.session.started_at is None:
+            exams.maybe_autostart(att.session)  # commits when it starts the session
+        finalise_if_due(att, now)
+        row = _login_row(ticket_norm, now)
     label = f"candidate:{ticket_norm}"
-    if att.status not in FINAL_STATUSES:
-        if now < exams.login_opens_at(sess):
+    if row.status not in FINAL_STATUSES:
+        if now < exams.login_opens_at(row):
             db.session.commit()
-            return LoginOutcome(error=NOT_OPEN, opens_at=exams.login_opens_at(sess))
-        closes = exams.entry_closes_at(sess)
-        if att.entered_at is None and closes is not None and now > closes:
-            _event(sess.id, att.id, "login_refused_late", actor_label=label, detail={"ip": ip})
+            return LoginOutcome(error=NOT_OPEN, opens_at=exams.login_opens_at(row))
+        closes = exams.entry_closes_at(row)
+        if row.entered_at is None and closes is not None and now > closes:
+            _event(row.session_id, row.id, "login_refused_late", actor_label=label, detail={"ip": ip})
             db.session.commit()
             return LoginOutcome(error=TOO_LATE)
-        if sess.status == FINISHED:
+        if row.sess_status == FINISHED:
             db.session.commit()
             return LoginOutcome(error=CLOSED)
-        current = sessions.current_session(kind="candidate")
-        other_ip = sessions.other_live_session_ip(kind="candidate", subject_id=att.id,
-                                                  except_id=current.id if current is not None else None)
-        if other_ip is not None:
-            _event(sess.id, att.id, "second_login", actor_label=label, detail={"ip": ip, "active_ip": other_ip})
-            audit.record("candidate.second_login_refused", "exam_attempt", att.id, actor_label=label,
+        if row.other_ip is not None:
+            _event(row.session_id, row.id, "second_login", actor_label=label,
+                   detail={"ip": ip, "active_ip": row.other_ip})
+            audit.record("candidate.second_login_refused", "exam_attempt", row.id, actor_label=label,
                          after={"ip": ip})
             db.session.commit()
             return LoginOutcome(error=SECOND_LOGIN)
     sessions.end_current_session()
-    sessions.open_session(kind="candidate", subject_id=att.id)
+    sessions.open_session(kind="candidate", subject_id=row.id)
     if used_code:
-        cand.login_code_used_at = now
-    attempt_id = att.id
-    _event(sess.id, attempt_id, "login", actor_label=label, detail={"ip": ip, "with": "code" if used_code else "id"})
+        db.session.execute(update(ExamCandidate.__table__).where(_C.id == row.cand_id).values(login_code_used_at=now))
+    insert_events([{"session_id": row.session_id, "attempt_id": row.id, "at": now, "kind": "login",
+                    "actor_label": label, "detail": {"ip": ip, "with": "code" if used_code else "id"}}])
     db.session.commit()
-    return LoginOutcome(attempt_id=attempt_id)
+    return LoginOutcome(attempt_id=row.id)
 
 
 def logout() -> None:
