@@ -49,8 +49,10 @@ def load_candidate():
         g.exam_snapshot = attempts.api_context(sessions.token_digest(), lock=request.path.endswith("/answers"))
         g.candidate_attempt_id = g.exam_snapshot.id if g.exam_snapshot is not None else None
         return
-    row = sessions.current_session(kind="candidate")
-    g.candidate_attempt_id = row.subject_id if row is not None else None
+    # pages: one statement too — the login session with what the candidate's pages show of the attempt
+    layout = request.path in ("/exam/paper", "/exam/confirm") or request.path.startswith("/exam/media/")
+    g.exam_view = attempts.page_context(sessions.token_digest(), layout=layout)
+    g.candidate_attempt_id = g.exam_view.att.id if g.exam_view is not None else None
 
 
 def _attempt():
@@ -119,7 +121,7 @@ def login():
     if form.validate_on_submit():
         outcome = attempts.candidate_login(form.ticket.data, form.credential.data, request.remote_addr or "")
         if outcome.attempt_id is not None:
-            g.candidate_attempt_id = outcome.attempt_id
+            g.candidate_attempt_id, g.exam_view = outcome.attempt_id, None  # (the view was the old cookie's)
             return _confirm_page(ConfirmForm(formdata=None))
         message, status = LOGIN_MESSAGES[outcome.error]
         flash(message(), "error")
@@ -139,8 +141,8 @@ def logout():
 @bp.route("/exam/")
 @candidate_required
 def home():
-    view = attempts.page_view(g.candidate_attempt_id)
-    if view is None or view.att.confirmed_at is None:
+    view = g.exam_view
+    if view.att.confirmed_at is None:
         return redirect(url_for("delivery.confirm"))
     return redirect(url_for("delivery.paper"))
 
@@ -156,13 +158,14 @@ def home():
 def confirm():
     form = ConfirmForm()
     if form.validate_on_submit():
-        attempts.confirm_attempt(g.candidate_attempt_id)
+        if not attempts.confirm_view(g.exam_view):  # not the start of a sitting: read the attempt again
+            g.exam_view = None
         return _paper_page(replace=True)
     return _confirm_page(form, 400 if request.method == "POST" else 200)
 
 
 def _confirm_page(form, status: int = 200):
-    view = attempts.page_view(g.candidate_attempt_id)
+    view = g.get("exam_view") or attempts.page_view(g.candidate_attempt_id)
     if view is None:  # pragma: no cover - the session points at a deleted attempt
         sessions.end_current_session()
         return redirect(url_for("delivery.login"))
@@ -178,7 +181,7 @@ def paper():
 
 
 def _paper_page(*, replace: bool):
-    view = attempts.page_view(g.candidate_attempt_id, layout=True)
+    view = g.get("exam_view") or attempts.page_view(g.candidate_attempt_id, layout=True)
     if view is None:  # pragma: no cover - the session points at a deleted attempt
         sessions.end_current_session()
         return redirect(url_for("delivery.login"))
@@ -260,8 +263,7 @@ def _exam_strings() -> dict:
 def media(sha: str):
     from ..models import MediaFile
     from ..services import media as media_service
-    att = _attempt()
-    if not SHA_RE.match(sha) or sha not in attempts.attempt_images(att):
+    if not SHA_RE.match(sha) or sha not in attempts.attempt_images(g.exam_view.att):
         return render_template("errors/error.html", code=404, message=_("The page or record was not found.")), 404
     row = db.session.get(MediaFile, sha)
     path = media_service.path_for(sha)

@@ -328,26 +328,23 @@ _PAGE_SESS = ("name", "grade", "starts_at", "started_at", "duration_min", "grace
 _PAGE_OCC = ("name", "work_type")
 
 
-def _page_view_query(layout: bool):
+def _page_view_query(layout: bool, by_session: bool = False):
     from ..models import Occupation
     O = Occupation.__table__.c  # noqa: N806
     att_cols = [_A[c] for c in _PAGE_ATT if layout or c != "layout"]
-    return (select(*att_cols, *(_C[c] for c in _PAGE_CAND), *(_S[c] for c in _PAGE_SESS),
-                   *(O[c] for c in _PAGE_OCC))
-            .join_from(ExamAttempt.__table__, ExamCandidate.__table__, _C.id == _A.candidate_id)
-            .join(ExamSession.__table__, _S.id == _A.session_id)
-            .join(Occupation.__table__, O.id == _S.occupation_id)
-            .where(_A.id == bindparam("aid", type_=Integer)))
+    head = (_AS.id.label("sid"), _AS.kind, _AS.revoked_at, _AS.expires_at, _AS.last_seen) if by_session else ()
+    q = (select(*head, *att_cols, *(_C[c] for c in _PAGE_CAND), *(_S[c] for c in _PAGE_SESS),
+                *(O[c] for c in _PAGE_OCC))
+         .join_from(ExamAttempt.__table__, ExamCandidate.__table__, _C.id == _A.candidate_id)
+         .join(ExamSession.__table__, _S.id == _A.session_id)
+         .join(Occupation.__table__, O.id == _S.occupation_id))
+    if by_session:
+        return q.join(AuthSession.__table__, _AS.subject_id == _A.id).where(_AS.id == bindparam("sid"))
+    return q.where(_A.id == bindparam("aid", type_=Integer))
 
 
-def page_view(attempt_id: int, *, layout: bool = False) -> PageView | None:
-    """The attempt, candidate and session as the candidate's pages show them (one statement), or ``None``.
-    ``layout``: include the attempt's layout (the paper page needs it)."""
+def _page_view_of(row, layout: bool) -> PageView:
     from types import SimpleNamespace
-    row = db.session.execute(_prebuilt(("page_view", layout), lambda: _page_view_query(layout)),
-                             {"aid": attempt_id}).one_or_none()
-    if row is None:
-        return None
     vals = iter(row)
     att = SimpleNamespace(**{c: next(vals) for c in _PAGE_ATT if layout or c != "layout"})
     if not layout:
@@ -357,6 +354,58 @@ def page_view(attempt_id: int, *, layout: bool = False) -> PageView | None:
     sess.occupation = SimpleNamespace(**{c: next(vals) for c in _PAGE_OCC})
     sess.id = att.session_id
     return PageView(att=att, cand=cand, sess=sess)
+
+
+def page_view(attempt_id: int, *, layout: bool = False) -> PageView | None:
+    """The attempt, candidate and session as the candidate's pages show them (one statement), or ``None``.
+    ``layout``: include the attempt's layout (the paper page needs it)."""
+    row = db.session.execute(_prebuilt(("page_view", layout), lambda: _page_view_query(layout)),
+                             {"aid": attempt_id}).one_or_none()
+    return _page_view_of(row, layout) if row is not None else None
+
+
+def page_context(session_digest: str | None, *, layout: bool) -> PageView | None:
+    """The candidate pages' first statement: the login session (by the cookie's digest) joined with its
+    attempt's :class:`PageView` — like :func:`api_context` for the JSON API. ``None`` when the session is
+    missing, revoked, expired or not a candidate's."""
+    if session_digest is None:
+        return None
+    q = _prebuilt(("page_context", layout), lambda: _page_view_query(layout, by_session=True))
+    params = {"sid": session_digest}
+    row = db.session.execute(q, params).one_or_none()
+    now = clock.now()
+    if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if sessions.needs_touch(row.last_seen, now):  # once a minute: record activity in its own transaction
+        sessions.touch(row.sid, now)
+        db.session.commit()
+        row = db.session.execute(q, params).one_or_none()
+        if row is None:
+            return None
+    return _page_view_of(row[5:], layout)
+
+
+def confirm_view(view: PageView) -> bool:
+    """The candidate confirmed the 核对信息 page shown from ``view`` (read in this request). At the start of a
+    sitting (session started, attempt not entered, not paused, not past its time) it confirms and enters
+    in one prebuilt UPDATE plus the events, commits, and updates ``view`` to match; returns ``True``.
+    Anything else goes through :func:`confirm_attempt` and returns ``False`` (read the view again)."""
+    att, sess = view.att, view.sess
+    now = clock.now()
+    due = att.deadline is not None and now > att.deadline + _dt.timedelta(seconds=sess.grace_seconds)
+    if att.status == NOT_STARTED and sess.started_at is not None and att.paused_at is None and not due:
+        res = db.session.execute(_prebuilt("confirm_enter", _confirm_enter_statement), {"aid": att.id, "now": now})
+        if res.rowcount == 1:
+            label = f"candidate:{view.cand.ticket_no}"
+            kinds = ("entered",) if att.confirmed_at is not None else ("confirmed", "entered")
+            insert_events([{"session_id": att.session_id, "attempt_id": att.id, "at": now, "kind": kind,
+                            "actor_label": label} for kind in kinds])
+            db.session.commit()
+            att.confirmed_at = att.confirmed_at or now
+            att.status, att.entered_at, att.fresh = IN_PROGRESS, now, True
+            return True
+    confirm_attempt(att.id)
+    return False
 
 
 def enter(att: ExamAttempt) -> None:
@@ -417,11 +466,13 @@ def _paper_items(entries: list[dict]) -> dict[int, tuple]:
 def paper(att) -> dict:
     """The candidate's paper in display order, with their acknowledged answers (display space).
     Contains no key, reference answer, marking point or other candidate's data. ``att`` needs ``id`` and
-    ``layout`` (an :class:`ExamAttempt` or a snapshot row)."""
+    ``layout`` (an :class:`ExamAttempt` or a page view's ``att``; ``att.fresh``: entered by this very request,
+    so no answer can have been saved yet and none are read)."""
     entries = list(layout_entries(att.layout))
     rows = _paper_items([e for _, e in entries])
-    saved = {r.paper_item_id: r for r in db.session.execute(
-        select(_R.paper_item_id, _R.answer, _R.flagged, _R.seq, _R.saved_at).where(_R.attempt_id == att.id))}
+    saved = {} if getattr(att, "fresh", False) else {r.paper_item_id: r for r in db.session.execute(
+        _prebuilt("saved_answers", lambda: select(_R.paper_item_id, _R.answer, _R.flagged, _R.seq, _R.saved_at)
+                  .where(_R.attempt_id == bindparam("aid", type_=Integer))), {"aid": att.id})}
     sections = []
     by_pi = {e["pi"]: n for n, e in entries}
     for sec in att.layout["sections"]:
