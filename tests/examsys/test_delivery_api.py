@@ -76,6 +76,25 @@ def test_login_with_ticket_and_last_six_then_confirm_shows_masked_id(app, exam):
     assert client.get("/exam/confirm").headers["Cache-Control"] == "no-store"
 
 
+def test_login_page_rendered_once_carries_each_browsers_own_token(app, exam):
+    """The plain login page is rendered once per language and process; each browser still gets its own
+    CSRF token in both places (meta and form), and only its own token works."""
+    a, b = app.test_client(), app.test_client()
+    pa, pb = (c.get("/exam/login").get_data(as_text=True) for c in (a, b))
+    ta, tb = f.page_token(pa), f.page_token(pb)
+    assert ta != tb and pa.count(ta) == 2 and pb.count(tb) == 2 and "CSRFTOKENMARK" not in pa + pb
+    assert pa.replace(ta, "") == pb.replace(tb, "") and "考生登录" in pa
+    t = exam["tickets"][0]
+    wrong = b.post("/exam/login", data={"ticket": t, "credential": exam["ids"][t][-6:], "csrf_token": ta})
+    assert wrong.status_code == 400  # a's token in b's session
+    ok = b.post("/exam/login", data={"ticket": t, "credential": exam["ids"][t][-6:], "csrf_token": tb})
+    assert f.logged_in(ok)
+    en = app.test_client()
+    en.get("/lang/en")
+    page = en.get("/exam/login").get_data(as_text=True)
+    assert "Exam login" in page and "考生登录" not in page and f.page_token(page) not in (ta, tb)
+
+
 def test_wrong_credentials_and_unknown_ticket_look_the_same(app, exam):
     client = app.test_client()
     a = f.candidate_login(client, exam["tickets"][0], "000000")
