@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func,
+                        select, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -115,8 +116,10 @@ class ExamAttempt(db.Model):
     submitted_at: Mapped[_dt.datetime | None] = mapped_column(UTCDateTime)  # finish time (deadline on timeout)
     finalised_at: Mapped[_dt.datetime | None] = mapped_column(UTCDateTime)  # when the server finalised it
     submit_reason: Mapped[str | None] = mapped_column(String(16))  # candidate|timeout|proctor|collect_all
-    final_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the final responses
-    answered_count: Mapped[int | None] = mapped_column(Integer)  # at finalisation
+    # the final answers' sha256 digest and answered count: stored by the post-finalisation
+    # (services/post_finalise.py), NULL until then (see ``answered`` for a count to show at once)
+    final_digest: Mapped[str | None] = mapped_column(String(64))
+    answered_count: Mapped[int | None] = mapped_column(Integer)
     # when the post-finalisation (machine marking, the attempt.finalise audit entry) was done; NULL while a
     # finalised attempt waits for it (services/post_finalise.py)
     processed_at: Mapped[_dt.datetime | None] = mapped_column(UTCDateTime)
@@ -124,6 +127,19 @@ class ExamAttempt(db.Model):
     session: Mapped[ExamSession] = relationship()
     candidate: Mapped[ExamCandidate] = relationship()
     form: Mapped["PaperForm"] = relationship()  # noqa: F821
+
+    @property
+    def answered(self) -> int:
+        """Questions answered: ``answered_count`` once the post-finalisation has stored it, else counted
+        from the stored responses now (the hand-in page, shown before the post-finalisation may have run;
+        the responses no longer change once the attempt is final)."""
+        if self.answered_count is not None:
+            return self.answered_count
+        if self.id is None:
+            return 0
+        r = ExamResponse.__table__
+        return db.session.execute(select(func.count()).select_from(r).where(
+            r.c.attempt_id == self.id, r.c.answer.is_not(None))).scalar_one()
 
 
 class ExamResponse(db.Model):

@@ -1,19 +1,28 @@
 """Post-finalisation: what follows a hand-in, done after the reply, exactly once, crash-safe.
 
 A hand-in (:func:`examsys.services.finalisation.finalise`) commits only the finalisation: the attempt's
-status, times and reason, the digest of its answers, and the ``finalised`` attempt event (who, why). The
-rest is done here for every attempt with ``finalised_at`` set and ``processed_at`` NULL — a queue kept in
-the attempt rows themselves (partial index ``ix_exam_attempt_unprocessed``):
+status, times and reason, and the ``finalised`` attempt event (who, why). The rest is done here for every
+attempt with ``finalised_at`` set and ``processed_at`` NULL — a queue kept in the attempt rows themselves
+(partial index ``ix_exam_attempt_unprocessed``):
 
-1. machine marking of the whole batch in one vectorised call, scripts, draft results
+1. the digest of the final answers and the answered count (``final_digest``, ``answered_count``) of the
+   batch's attempts that have none yet (a station's results import stores its own): one query over the
+   batch's responses, each attempt's rows digested by :func:`examsys.services.finalisation.digest_rows` (the
+   canonical form of ``responses_digest``), one executemany UPDATE. Reading the responses here, after the
+   finalisation committed, gives exactly the answers it froze: a save's upsert is guarded by "attempt status
+   is ``in_progress``" in the same statement, and on PostgreSQL a save holds ``FOR SHARE`` on the attempt row
+   from its first read, so the finalising UPDATE waited for any save in flight and every later save is
+   refused (on SQLite writers take turns on the write lock). Until this step ``final_digest`` and
+   ``answered_count`` are NULL;
+2. machine marking of the whole batch in one vectorised call, scripts, draft results
    (:func:`examsys.services.marking_hooks.mark_finalised`; a station's keyless copy is not marked);
-2. one ``attempt.finalise`` audit entry per attempt (before: the open status; after: status, reason,
+3. one ``attempt.finalise`` audit entry per attempt (before: the open status; after: status, reason,
    answered count, digest, finish time; actor: the finalised event's actor; reason: the proctor's note or the
    finalisation reason; ``at``: the finalisation time), all of the batch under one hold of the audit head;
-3. ``processed_at`` set by a conditional ``UPDATE ... WHERE id IN (...) AND processed_at IS NULL`` whose
+4. ``processed_at`` set by a conditional ``UPDATE ... WHERE id IN (...) AND processed_at IS NULL`` whose
    returned ids are the attempts this transaction owns: only those are marked and audited.
 
-All three are one transaction per batch (:func:`process_pending`), then the sittings' item statistics are
+All of it is one transaction per batch (:func:`process_pending`), then the sittings' item statistics are
 refreshed once per session (after the commit). On PostgreSQL the batch is first claimed with ``SELECT ...
 FOR UPDATE SKIP LOCKED``, so several processes (gunicorn workers, the sweeper, ``examsys exams
 finalise-due``) take disjoint batches, and a last pass waits for the rows that were held (by another
@@ -45,13 +54,13 @@ import time
 from typing import NamedTuple
 
 from flask import current_app, has_request_context
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .. import clock
 from ..extensions import db
-from ..models import AttemptEvent, ExamAttempt
+from ..models import AttemptEvent, ExamAttempt, ExamResponse
 from . import audit, marking_hooks
-from .finalisation import before_status
+from .finalisation import before_status, digest_rows
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,7 @@ CATCH_UP_AFTER = 30.0  # seconds: the sweeper's catch-up takes attempts finalise
 _KEY = "examsys.post_finalise"
 _lock = threading.Lock()
 _T = ExamAttempt.__table__
+_R = ExamResponse.__table__
 
 
 class _Actor(NamedTuple):
@@ -119,18 +129,44 @@ def _pending_ids(limit: int, ids: list[int] | None, cutoff=None, *, skip_locked:
     return list(db.session.execute(q).scalars())
 
 
-def _claim(ids: list[int], now) -> list[int]:
-    """Set ``processed_at`` where it is still NULL; returns the ids this transaction set (its batch)."""
+def _claim(ids: list[int], now) -> tuple[list[int], list[int]]:
+    """Set ``processed_at`` where it is still NULL. Returns the ids this transaction set (its batch) and,
+    among them, those without a digest yet."""
     stmt = update(_T).where(_T.c.id.in_(ids), _T.c.processed_at.is_(None)).values(processed_at=now)
     if db.session.get_bind().dialect.update_returning:
-        return sorted(db.session.execute(stmt.returning(_T.c.id)).scalars())
+        rows = sorted(db.session.execute(stmt.returning(_T.c.id, _T.c.final_digest)).all())
+        return [aid for aid, _d in rows], [aid for aid, digest in rows if digest is None]
     won = []
     for aid in ids:  # pragma: no cover - every supported database has UPDATE ... RETURNING
         res = db.session.execute(update(_T).where(_T.c.id == aid, _T.c.processed_at.is_(None))
                                  .values(processed_at=now))
         if res.rowcount == 1:
             won.append(aid)
-    return won
+    return won, list(db.session.execute(select(_T.c.id).where(_T.c.id.in_(won), _T.c.final_digest.is_(None))
+                                        .order_by(_T.c.id)).scalars()) if won else []
+
+
+_SET_DIGEST = (update(_T).where(_T.c.id == bindparam("d_id"))
+               .values(final_digest=bindparam("d_digest"), answered_count=bindparam("d_answered")))
+
+
+def _digest(ids: list[int]) -> None:
+    """Store ``final_digest`` and ``answered_count`` of these finalised attempts: one query over their
+    responses (attempt, then paper item order), digested per attempt with
+    :func:`~examsys.services.finalisation.digest_rows` (the same canonical form as ``responses_digest``),
+    then one executemany UPDATE. An attempt without responses gets the digest of the empty list."""
+    if not ids:
+        return
+    per_attempt: dict[int, list] = {aid: [] for aid in ids}
+    for aid, pi, ans, fl, seq in db.session.execute(
+            select(_R.c.attempt_id, _R.c.paper_item_id, _R.c.answer, _R.c.flagged, _R.c.seq)
+            .where(_R.c.attempt_id.in_(ids)).order_by(_R.c.attempt_id, _R.c.paper_item_id)):
+        per_attempt[aid].append((pi, ans, fl, seq))
+    values = []
+    for aid, rows in per_attempt.items():
+        digest, answered = digest_rows(rows)
+        values.append({"d_id": aid, "d_digest": digest, "d_answered": answered})
+    db.session.execute(_SET_DIGEST, values)
 
 
 def _audit(ids: list[int]) -> None:
@@ -164,11 +200,12 @@ def _audit(ids: list[int]) -> None:
 
 
 def _run(candidates: list[int], *, mark: bool) -> int:
-    """One transaction: claim, mark (``mark``), audit, commit; then the statistics. Returns the number
-    processed by this transaction."""
-    won = _claim(candidates, clock.now())
+    """One transaction: claim, digest, mark (``mark``), audit, commit; then the statistics. Returns the
+    number processed by this transaction."""
+    won, undigested = _claim(candidates, clock.now())
     sessions: dict[int, int] = {}
     if won:
+        _digest(undigested)  # before the audit entries, which record the digest and the answered count
         if mark:
             sessions = marking_hooks.mark_finalised(won)
         _audit(won)

@@ -13,12 +13,13 @@ processed."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from examsys import clock, create_app
 from examsys.config import TestConfig
@@ -110,18 +111,26 @@ def test_a_hand_in_replies_ok_and_leaves_marking_and_audit_for_later(deferred):
     with app.app_context():
         att = attempt(aid)
         assert att.status == "submitted" and att.finalised_at == handed_in and att.processed_at is None
-        assert att.final_digest == finalisation.responses_digest(aid)[0] and att.answered_count == 1
+        # the digest and the answered count are the post-finalisation's: not stored by the hand-in
+        assert att.final_digest is None and att.answered_count is None and att.answered == 1
         assert db.session.get(AttemptMarking, aid) is None and audits(aid) == []
         ev = db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid,
                                                            AttemptEvent.kind == "finalised")).scalar_one()
         assert ev.actor_label == f"candidate:{ticket}" and ev.at == handed_in
+        assert ev.detail == {"reason": "candidate", "status": "submitted",
+                             "audit": {"before": "in_progress", "actor_id": None, "reason": "candidate"}}
         assert post_finalise.pending_count() == 1
         assert post_finalise.worker_for(app) is None  # never started in testing unless a test starts it
         # the proctor console does not show the audit bookkeeping of the event
         assert "audit" in ev.detail and "audit" not in proctoring._public_detail(ev.detail)
+    # the hand-in page shows the live count meanwhile
+    html = client.get("/exam/paper").get_data(as_text=True)
+    assert '<dd id="answered-count">1</dd>' in html
     frozen.current = LATER
     with app.app_context():
         assert post_finalise.process_pending() == 1
+        att = attempt(aid)
+        assert att.final_digest == finalisation.responses_digest(aid)[0] and att.answered_count == 1
         m = db.session.get(AttemptMarking, aid)
         assert m is not None and m.item_scores[str(sc["pi"])] == 1.0 and m.marked_at == LATER
         (entry,) = audits(aid)
@@ -316,6 +325,107 @@ def test_the_worker_is_not_started_in_testing_or_when_disabled(app):
         app.testing = True
 
 
+# -- the hand-in's statements; the digest and the answered count -------------------------------------------
+
+@contextlib.contextmanager
+def statements():
+    """The SQL statements sent meanwhile (the savepoints of the PostgreSQL test fixture left out)."""
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+def finalised_events(aid: int) -> list[AttemptEvent]:
+    return list(db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid,
+                                                              AttemptEvent.kind == "finalised")).scalars())
+
+
+def test_a_hand_in_is_one_statement_on_postgresql_and_two_on_sqlite(dctx):
+    s = sitting(n=1)
+    (aid,) = s["attempts"].values()
+    answer_right(s, aid)
+    with statements() as seen:
+        assert finalisation.finalise(aid, "candidate", actor_label="candidate:x", commit=False)
+    if db.engine.dialect.name == "postgresql":
+        assert len(seen) == 1, seen
+        assert seen[0].startswith("WITH up AS (UPDATE exam_attempt SET") and "INSERT INTO exam_attempt_event" in seen[0]
+    else:
+        assert len(seen) == 2, seen
+        assert seen[0].startswith("UPDATE exam_attempt SET") and "RETURNING" in seen[0]
+        assert seen[1].startswith("INSERT INTO exam_attempt_event")
+    assert not any("exam_response" in sql for sql in seen)  # the answers are not read by the hand-in
+    db.session.commit()
+    att = attempt(aid)
+    assert (att.status, att.submit_reason, att.submitted_at, att.finalised_at) == (
+        "submitted", "candidate", FINALISED_AT, FINALISED_AT)
+    assert att.final_digest is None and att.answered_count is None and att.answered == 1
+    (ev,) = finalised_events(aid)
+    assert ev.actor_label == "candidate:x" and ev.at == FINALISED_AT
+    assert ev.detail == {"reason": "candidate", "status": "submitted",
+                         "audit": {"before": "in_progress", "actor_id": None, "reason": "candidate"}}
+    # the loser changes nothing
+    assert not finalisation.finalise(aid, "proctor") and len(finalised_events(aid)) == 1
+    assert post_finalise.process_pending() == 1
+    att = attempt(aid)
+    assert (att.final_digest, att.answered_count) == finalisation.responses_digest(aid)
+    assert att.answered == 1
+
+
+def test_a_timeout_finishes_at_the_deadline_once_it_has_passed(dctx):
+    s = sitting(n=3)
+    a1, a2, a3 = sorted(s["attempts"].values())
+    deadline = attempt(a1).deadline
+    assert attempt(a2).deadline == attempt(a3).deadline == deadline
+    set_clock(deadline - _dt.timedelta(seconds=5))  # the page's timer ran out a moment early
+    assert finalisation.finalise(a1, "timeout")
+    late = deadline + _dt.timedelta(seconds=20)
+    set_clock(late)
+    assert finalisation.finalise(a2, "timeout") and finalisation.finalise(a3, "proctor")
+    got = {a: (attempt(a).submitted_at, attempt(a).finalised_at) for a in (a1, a2, a3)}
+    assert got == {a1: (deadline - _dt.timedelta(seconds=5),) * 2, a2: (deadline, late), a3: (late, late)}
+
+
+def test_each_attempt_of_a_batch_gets_its_own_digest_from_one_query(dctx):
+    s = sitting(n=5)
+    a1, a2, a3, a4, a5 = aids = sorted(s["attempts"].values())
+    items = {a: [pi for pi, t, _d in items_of(s, a) if t in ("single_choice", "true_false")] for a in aids}
+    answer(a1, items[a1][0], "B")
+    answer(a1, items[a1][1], "A")
+    answer(a2, items[a2][0], "B")
+    answer(a3, items[a3][0], "C")
+    answer(a3, items[a3][1], None)  # answered, then cleared: stored (NULL), not counted
+    # a4: no response at all
+    for aid, reason in zip(aids, ("candidate", "timeout", "proctor", "collect_all", "candidate")):
+        assert finalisation.finalise(aid, reason)
+    attempt(a5).final_digest = "f" * 64  # a digest already stored (a station's results import) is kept
+    db.session.commit()
+    assert [attempt(a).final_digest for a in aids] == [None] * 4 + ["f" * 64]
+    set_clock(LATER)
+    with statements() as seen:
+        assert post_finalise.process_pending() == 5  # one batch
+    reads = [sql for sql in seen if sql.startswith("SELECT") and "exam_response.flagged" in sql]
+    assert len(reads) == 1, reads  # the batch's responses in one query
+    digests = {a: (attempt(a).final_digest, attempt(a).answered_count) for a in aids}
+    for aid in (a1, a2, a3, a4):
+        assert digests[aid] == finalisation.responses_digest(aid)
+    assert [digests[a][1] for a in (a1, a2, a3, a4)] == [2, 1, 1, 0]
+    assert digests[a4][0] == finalisation.digest_rows([])[0]
+    assert len({d for d, _n in digests.values()}) == 5
+    assert digests[a5] == ("f" * 64, None)
+    for aid in aids:  # the audit entries record what was stored
+        (entry,) = audits(aid)
+        assert (entry.after["digest"], entry.after["answered"]) == digests[aid]
+    assert audit.verify_chain() == (True, None)
+
+
 # -- real concurrency: threads with their own connections ------------------------------------------------
 
 @pytest.fixture(params=BACKENDS)
@@ -385,6 +495,55 @@ def test_a_row_held_for_a_moment_by_another_transaction_is_still_processed(real_
         finally:
             release.join()
         assert post_finalise.pending_count() == 0 and audits_per_attempt() == {str(a): 1 for a in aids}
+
+
+def test_concurrent_hand_ins_give_one_event_one_audit_entry_and_the_right_digest(real_app):
+    """Several threads finalise the same attempts at once (candidate, timeout, proctor): one winner each, one
+    ``finalised`` event, then one audit entry and the digest of the answers as they were."""
+    app = real_app
+    with app.app_context():
+        s = sitting(n=4)
+        aids = sorted(s["attempts"].values())
+        answered = dict.fromkeys(aids, 0)
+        for k, aid in enumerate(aids[:3]):  # 1, 2, 3 answers; the last candidate none
+            for pi, t, _d in [e for e in items_of(s, aid) if e[1] in ("single_choice", "true_false")][:k + 1]:
+                answer(aid, pi, "B" if t == "single_choice" else True)
+                answered[aid] += 1
+    wins: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+
+    def finaliser(k):
+        order = aids[k % len(aids):] + aids[:k % len(aids)]
+        for aid in order:
+            with app.app_context():
+                won = finalisation.finalise(aid, ("candidate", "timeout", "proctor")[k % 3], actor_label=f"t{k}")
+            if won:
+                with lock:
+                    wins[aid] += 1
+
+    assert run_threads(8, finaliser) == []
+    assert wins == {aid: 1 for aid in aids}
+    with app.app_context():
+        assert post_finalise.pending_count() == 4
+        assert all(attempt(a).final_digest is None for a in aids)
+
+    def processor(k):
+        with app.app_context():
+            post_finalise.process_pending(limit=2)
+
+    assert run_threads(3, processor) == []
+    with app.app_context():
+        assert post_finalise.pending_count() == 0
+        assert audits_per_attempt() == {str(a): 1 for a in aids}
+        assert list(answered.values()) == [1, 2, 3, 0]
+        for aid in aids:
+            assert len(finalised_events(aid)) == 1
+            att = attempt(aid)
+            assert (att.final_digest, att.answered_count) == finalisation.responses_digest(aid)
+            assert att.answered_count == answered[aid]
+            (entry,) = audits(aid)
+            assert entry.after["digest"] == att.final_digest and entry.after["answered"] == att.answered_count
+        assert audit.verify_chain() == (True, None)
 
 
 def _wait_until(predicate, timeout: float, *, tick=None) -> bool:

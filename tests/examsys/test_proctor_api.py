@@ -209,12 +209,12 @@ def test_event_details_in_chinese_and_one_event_per_irregularity(app, exam, proc
     assert row["irregularity"] == 1
     texts = {(e["kind"], e["attempt"]): e["text"] for e in data["events"]}
     assert texts[("irregularity", aid)] == "原因：巡视发现，说明：夹带纸条"
-    assert texts[("finalised", aid)] == "原因：统一收卷，状态：已交卷，已答：0"
+    assert texts[("finalised", aid)] == "原因：统一收卷，状态：已交卷"
     assert texts[("proctor_collect_all", None)] == "原因：统一收卷，状态：已结束，交卷：3"
     absent = next(e["text"] for e in data["events"] if e["kind"] == "finalised" and e["attempt"] != aid)
-    assert absent == "原因：统一收卷，状态：缺考，已答：0"
+    assert absent == "原因：统一收卷，状态：缺考"
     assert not any(code in e["text"] for e in data["events"] for code in ("collect_all", "absent", "finished"))
     client.get("/lang/en")
     data = client.get(f"/api/proctor/sessions/{sid}/state").get_json()
     texts = {(e["kind"], e["attempt"]): e["text"] for e in data["events"]}
-    assert texts[("finalised", aid)] == "reason: all papers collected, status: Handed in, answered: 0"
+    assert texts[("finalised", aid)] == "reason: all papers collected, status: Handed in"
