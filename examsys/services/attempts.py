@@ -149,23 +149,30 @@ def _credential_ok(cand, credential: str) -> tuple[bool, bool]:
 
 def _login_query():
     """The login's read, one statement: the attempt of a 准考证号 with its candidate's credentials, its
-    session's times and the address of another live login session of the attempt (``other_ip``, NULL when
-    there is none; ``sid``: this browser's own session, not counted)."""
+    session's times, the address of another live login session of the attempt (``other_ip``, NULL when
+    there is none; ``sid``: this browser's own session, not counted) and the failure count of the client's
+    address (``ip_failures``/``ip_window``: see :func:`throttle.is_locked`)."""
+    from ..models import LoginThrottle
+    T = LoginThrottle.__table__.c  # noqa: N806
     other = (select(_AS.ip).where(_AS.kind == "candidate", _AS.subject_id == _A.id, _AS.revoked_at.is_(None),
                                   _AS.expires_at > bindparam("now", type_=UTCDateTime), _AS.id != bindparam("sid"))
              .limit(1).scalar_subquery())
+    ip_failures = select(T.failures).where(T.key == bindparam("ip_key")).scalar_subquery()
+    ip_window = select(T.window_start).where(T.key == bindparam("ip_key")).scalar_subquery()
     return (select(_A.id, _A.session_id, _A.status, _A.entered_at, _A.deadline, _A.paused_at,
                    _C.id.label("cand_id"), _C.id_cipher, _C.login_code_cipher, _C.login_code_used_at,
                    _S.status.label("sess_status"), _S.auto_start, _S.starts_at, _S.started_at, _S.login_opens_min,
-                   _S.late_entry_min, _S.grace_seconds, other.label("other_ip"))
+                   _S.late_entry_min, _S.grace_seconds, other.label("other_ip"), ip_failures.label("ip_failures"),
+                   ip_window.label("ip_window"))
             .join_from(ExamAttempt.__table__, ExamCandidate.__table__, _C.id == _A.candidate_id)
             .join(ExamSession.__table__, _S.id == _A.session_id)
             .where(_C.ticket_no == bindparam("ticket")))
 
 
-def _login_row(ticket_norm: str, now: _dt.datetime):
+def _login_row(ticket_norm: str, now: _dt.datetime, ip_key: str):
     return db.session.execute(_prebuilt("login", _login_query),
-                              {"ticket": ticket_norm, "now": now, "sid": sessions.token_digest() or ""}).one_or_none()
+                              {"ticket": ticket_norm, "now": now, "sid": sessions.token_digest() or "",
+                               "ip_key": ip_key}).one_or_none()
 
 
 def _login_transition_due(row, now: _dt.datetime) -> bool:
@@ -187,21 +194,28 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     happen before it locks; the address's counter (a whole room may share one address) is read before and
     incremented on failure only. One commit per login; a success is recorded as the attempt's ``login``
     event (shown to the proctor), a failure or a refused second login also in the audit log. A usual login
-    is five statements (address counter read, ticket counter upsert, the attempt read, counter delete,
-    session and event inserts), all prebuilt."""
+    is five statements, all prebuilt: the ticket counter's upsert, one read (the attempt, the credentials,
+    the session's times, another live login, the address's counter), the counter's delete, and the session
+    and event inserts. When the address is locked the transaction is rolled back: nothing is counted."""
     cfg = current_app.config
     ticket_norm = "".join((ticket or "").split()).upper()[:32]
     lock_s = cfg["LOGIN_LOCK_SECONDS"]
     ip_key, ip_limit = f"cip:{ip}", cfg.get("CANDIDATE_IP_MAX_FAILURES", 100)
-    if throttle.is_locked(ip_key, limit=ip_limit, lock_seconds=lock_s):
-        db.session.rollback()
-        return LoginOutcome(error=LOGIN_LOCKED)
     if not throttle.reserve_attempt(f"ticket:{ticket_norm}", limit=cfg["LOGIN_MAX_FAILURES"], lock_seconds=lock_s,
                                     commit=False):
-        db.session.commit()
+        locked_ip = throttle.is_locked(ip_key, limit=ip_limit, lock_seconds=lock_s)
+        if locked_ip:  # the address is locked: this attempt is not counted for the ticket
+            db.session.rollback()
+        else:
+            db.session.commit()
         return LoginOutcome(error=LOGIN_LOCKED)
     now = clock.now()
-    row = _login_row(ticket_norm, now) if ticket_norm else None
+    row = _login_row(ticket_norm, now, ip_key) if ticket_norm else None
+    ip_failures, ip_window = (row.ip_failures, row.ip_window) if row is not None else \
+        throttle.counter(ip_key)
+    if throttle.over_limit(ip_failures, ip_window, limit=ip_limit, lock_seconds=lock_s):
+        db.session.rollback()  # the address is locked: nothing is counted, not even the ticket's attempt
+        return LoginOutcome(error=LOGIN_LOCKED)
     valid, used_code = _credential_ok(row, credential)
     if not valid:
         throttle.reserve_attempt(ip_key, limit=ip_limit, lock_seconds=lock_s, commit=False)
@@ -215,7 +229,7 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
         if att.session.started_at is None:
             exams.maybe_autostart(att.session)  # commits when it starts the session
         finalise_if_due(att, now)
-        row = _login_row(ticket_norm, now)
+        row = _login_row(ticket_norm, now, ip_key)
     label = f"candidate:{ticket_norm}"
     if row.status not in FINAL_STATUSES:
         if now < exams.login_opens_at(row):
@@ -280,7 +294,8 @@ def insert_events(rows: list[dict]) -> None:
     """Add attempt events with one prebuilt Core INSERT (no ORM flush): each row has ``session_id``,
     ``attempt_id``, ``at``, ``kind``, ``actor_label`` and optionally ``detail``. The caller commits."""
     stmt = _prebuilt("insert_event", lambda: AttemptEvent.__table__.insert())
-    db.session.execute(stmt, [{"detail": None, **r} for r in rows])
+    params = [{"detail": None, **r} for r in rows]
+    db.session.execute(stmt, params[0] if len(params) == 1 else params)  # one row: no executemany
 
 
 def confirm_attempt(attempt_id: int) -> None:

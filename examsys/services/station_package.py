@@ -656,6 +656,14 @@ def export_results_package(session_id: int, out: str | Path, *, actor=None) -> P
                              "package.", id=session_id), "not_imported")
     sess = db.session.get(ExamSession, session_id)
     attempts_service.finalise_due_in_session(sess)
+    # the responses' digests and answered counts are written by the post-finalisation: finish it for this
+    # session now (a no-op for attempts already processed), so the package carries them
+    from . import post_finalise
+    pending = db.session.execute(select(ExamAttempt.id).where(
+        ExamAttempt.session_id == session_id, ExamAttempt.finalised_at.is_not(None),
+        ExamAttempt.processed_at.is_(None))).scalars().all()
+    if pending:
+        post_finalise.process_pending(attempt_ids=pending)
     rows = db.session.execute(select(ExamCandidate, ExamAttempt).join(
         ExamAttempt, ExamAttempt.candidate_id == ExamCandidate.id).where(ExamCandidate.session_id == session_id)
         .order_by(ExamCandidate.ticket_no).execution_options(populate_existing=True)).all()

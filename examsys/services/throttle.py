@@ -87,10 +87,20 @@ def reserve_attempt(key: str, *, limit: int, lock_seconds: int, commit: bool = T
 
 def is_locked(key: str, *, limit: int, lock_seconds: int) -> bool:
     """Whether ``key`` has more than ``limit`` failures within the lock period (a read; no write)."""
+    return over_limit(*counter(key), limit=limit, lock_seconds=lock_seconds)
+
+
+def counter(key: str) -> tuple[int | None, _dt.datetime | None]:
+    """``(failures, window start)`` of ``key``, ``(None, None)`` when it has none (a read)."""
     row = db.session.execute(_statement("read"), {"key": key}).first()
-    if row is None:
+    return (row.failures, row.window_start) if row is not None else (None, None)
+
+
+def over_limit(failures: int | None, window_start: _dt.datetime | None, *, limit: int, lock_seconds: int) -> bool:
+    """The rule of :func:`is_locked` on a counter read elsewhere (e.g. joined into another statement)."""
+    if failures is None or window_start is None:
         return False
-    return row.failures > limit and row.window_start > clock.now() - _dt.timedelta(seconds=lock_seconds)
+    return failures > limit and window_start > clock.now() - _dt.timedelta(seconds=lock_seconds)
 
 
 def clear(key: str) -> None:
