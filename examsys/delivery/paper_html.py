@@ -63,18 +63,61 @@ def _answer_html(it: dict, qid: str, labels: dict) -> str:
             f'{escape(answer or "")}</textarea>')
 
 
+_FRAGMENTS: dict[tuple, tuple] = {}
+
+
+def _static_parts(it: dict, qid: str, labels: dict, names: dict, media_url) -> tuple[str, str, str]:
+    """The parts of a question that are the same on every candidate's page (one language): ``(opening up to
+    data-no, from data-no to the number, from the number to the answer)``; remembered per question and
+    labels, and read again when the question's stem is another string (its item changed)."""
+    key = (qid, labels["_id"])
+    hit = _FRAGMENTS.get(key)
+    if hit is not None and hit[0] is it["stem"]:
+        return hit[1]
+    t = _esc(it["type"])
+    images = "".join(f'<img class="qimg" src="{_esc(media_url(sha))}" alt="{labels["figure"]}">'
+                     for sha in it["images"] or ())
+    parts = (f'<section class="question" id="q-{qid}" data-item="{qid}" data-type="{t}" data-no="',
+             '" tabindex="-1">\n<div class="qhead"><span class="qno">',
+             f'.</span> <span class="badge">{names.get(it["type"]) or t}</span> '
+             f'<span class="muted">{labels["points"].replace("{p}", _esc(num(it["points"])))}</span></div>\n'
+             f'<div class="stem">{_esc(it["stem"])}</div>\n{images}<div class="answer">\n')
+    if len(_FRAGMENTS) >= _ESCAPED_MAX:
+        _FRAGMENTS.clear()
+    _FRAGMENTS[key] = (it["stem"], parts)  # (holding the stem: its identity is the check above)
+    return parts
+
+
+_LABELS: dict[tuple, dict] = {}
+
+
+def _labels(labels: dict, type_names: dict) -> tuple[dict, dict]:
+    """Escaped labels and type names, the same objects for the same texts (``_id`` tells the fragments of
+    one language from another's)."""
+    key = (tuple(sorted(labels.items())), tuple(sorted(type_names.items())))
+    got = _LABELS.get(key)
+    if got is None:
+        esc = {k: _esc(v) for k, v in labels.items()}
+        esc["_id"] = len(_LABELS)
+        got = _LABELS[key] = (esc, {k: _esc(v) for k, v in type_names.items()})
+    return got
+
+
 def render(paper: dict, labels: dict, type_names: dict, media_url: Callable[[str], str]) -> tuple[Markup, Markup]:
     """``(navigation buttons, questions)`` of ``paper`` (:func:`examsys.services.attempts.paper`).
 
     ``labels``: already translated texts — ``question`` (with ``{n}``), ``points`` (with ``{p}``),
     ``saved`` (with ``{t}``), ``figure``, ``true``, ``false``, ``answer``, ``mark``, ``prev``, ``next``;
     ``type_names``: item type → its translated name; ``media_url(sha256)``: the URL of an item image.
-    Option labels are the letters A–H (trusted); everything else is escaped."""
-    labels = {k: _esc(v) for k, v in labels.items()}
-    names = {k: _esc(v) for k, v in type_names.items()}
+    Option labels are the letters A–H (trusted); everything else is escaped. What is the same for every
+    candidate (a question's opening, stem, images) is built once per process (:func:`_static_parts`)."""
+    labels, names = _labels(labels, type_names)
     nav: list[str] = []
     body: list[str] = []
-    q_label, p_label, s_label = labels["question"], labels["points"], labels["saved"]
+    q_label, s_label = labels["question"], labels["saved"]
+    mark_on = f'\n</div>\n<div class="qfoot"><label class="flag"><input type="checkbox" class="flag-box" checked> ' \
+              f'{labels["mark"]}</label> '
+    mark_off = mark_on.replace(" checked>", " >")
     tail = (f'<div class="qmove"><button type="button" class="prev">← {labels["prev"]}</button> '
             f'<button type="button" class="next">{labels["next"]} →</button></div>\n</section>')
     for sec in paper["sections"]:
@@ -87,21 +130,12 @@ def render(paper: dict, labels: dict, type_names: dict, media_url: Callable[[str
             flagged = " flagged" if it["flagged"] else ""
             nav.append(f'<button type="button" class="qbtn{answered}{flagged}" data-item="{qid}" '
                        f'aria-label="{q_label.replace("{n}", no)}">{no}</button>')
-            images = "".join(f'<img class="qimg" src="{_esc(media_url(sha))}" alt="{labels["figure"]}">'
-                             for sha in it["images"] or ())
-            saved = s_label.replace("{t}", _esc(it["saved_at"])) if it["saved_at"] else ""
-            t = _esc(it["type"])
-            body.append(
-                f'<section class="question" id="q-{qid}" data-item="{qid}" data-type="{t}" '
-                f'data-no="{no}" tabindex="-1">\n'
-                f'<div class="qhead"><span class="qno">{no}.</span> '
-                f'<span class="badge">{names.get(it["type"]) or t}</span> '
-                f'<span class="muted">{p_label.replace("{p}", _esc(num(it["points"])))}</span></div>\n'
-                f'<div class="stem">{_esc(it["stem"])}</div>\n{images}'
-                f'<div class="answer">\n{_answer_html(it, qid, labels)}\n</div>\n'
-                f'<div class="qfoot"><label class="flag"><input type="checkbox" class="flag-box" '
-                f'{_checked(it["flagged"])}> {labels["mark"]}</label> '
-                f'<span class="save-state{" saved" if it["saved_at"] else ""}" aria-live="polite">{saved}</span></div>\n'
-                f'{tail}')
+            a, b, c = _static_parts(it, qid, labels, names, media_url)
+            if it["saved_at"]:
+                state = f'<span class="save-state saved" aria-live="polite">{s_label.replace("{t}", _esc(it["saved_at"]))}</span></div>\n'
+            else:
+                state = '<span class="save-state" aria-live="polite"></span></div>\n'
+            body.append(f'{a}{no}{b}{no}{c}{_answer_html(it, qid, labels)}{mark_on if it["flagged"] else mark_off}'
+                        f'{state}{tail}')
         nav.append("</div>")
     return Markup("\n".join(nav)), Markup("\n".join(body))
