@@ -296,12 +296,15 @@ class Worker:
         self.thread = threading.Thread(target=self._loop, name="examsys-post-finalise", daemon=True)
 
     def notify(self) -> None:
+        """A hand-in happened. Wakes the thread only when it is idle: while it is already waiting for a quiet
+        moment it finds the later ``_last`` when its wait ends (a deadline burst does not wake it 1,000
+        times, each wake taking the GIL from the requests)."""
         with self._cond:
             now = time.monotonic()
+            self._last = now
             if self._first is None:
                 self._first = now
-            self._last = now
-            self._cond.notify_all()
+                self._cond.notify_all()
 
     def is_alive(self) -> bool:
         return self.thread.is_alive()
