@@ -124,7 +124,7 @@ def login():
     if form.validate_on_submit():
         outcome = attempts.candidate_login(form.ticket.data, form.credential.data, request.remote_addr or "")
         if outcome.attempt_id is not None:
-            g.candidate_attempt_id, g.exam_view = outcome.attempt_id, None  # (the view was the old cookie's)
+            g.candidate_attempt_id, g.exam_view = outcome.attempt_id, outcome.view  # (not the old cookie's)
             return _confirm_page(ConfirmForm(formdata=None))
         message, status = LOGIN_MESSAGES[outcome.error]
         flash(message(), "error")

@@ -118,6 +118,7 @@ class LoginOutcome:
     attempt_id: int | None = None
     error: str | None = None
     opens_at: _dt.datetime | None = None
+    view: object = None  # on success: the 核对信息 page's PageView, from the login's own read
 
 
 def _credential_ok(cand, credential: str) -> tuple[bool, bool]:
@@ -157,16 +158,34 @@ def _login_query():
     other = (select(_AS.ip).where(_AS.kind == "candidate", _AS.subject_id == _A.id, _AS.revoked_at.is_(None),
                                   _AS.expires_at > bindparam("now", type_=UTCDateTime), _AS.id != bindparam("sid"))
              .limit(1).scalar_subquery())
+    from ..models import Occupation
+    O = Occupation.__table__.c  # noqa: N806
     ip_failures = select(T.failures).where(T.key == bindparam("ip_key")).scalar_subquery()
     ip_window = select(T.window_start).where(T.key == bindparam("ip_key")).scalar_subquery()
-    return (select(_A.id, _A.session_id, _A.status, _A.entered_at, _A.deadline, _A.paused_at,
+    return (select(_A.id, _A.session_id, _A.status, _A.entered_at, _A.deadline, _A.paused_at, _A.confirmed_at,
                    _C.id.label("cand_id"), _C.id_cipher, _C.login_code_cipher, _C.login_code_used_at,
                    _S.status.label("sess_status"), _S.auto_start, _S.starts_at, _S.started_at, _S.login_opens_min,
                    _S.late_entry_min, _S.grace_seconds, other.label("other_ip"), ip_failures.label("ip_failures"),
-                   ip_window.label("ip_window"))
+                   ip_window.label("ip_window"),
+                   # what the 核对信息 page that answers a successful login shows
+                   _C.name.label("cand_name"), _C.ticket_no, _C.seat, _C.id_masked, _S.name.label("sess_name"),
+                   _S.grade, _S.duration_min, O.name.label("occ_name"), O.work_type)
             .join_from(ExamAttempt.__table__, ExamCandidate.__table__, _C.id == _A.candidate_id)
             .join(ExamSession.__table__, _S.id == _A.session_id)
+            .join(Occupation.__table__, O.id == _S.occupation_id)
             .where(_C.ticket_no == bindparam("ticket")))
+
+
+def _confirm_view_of(row) -> "PageView":
+    """The 核对信息 page's :class:`PageView` from the login's read."""
+    from types import SimpleNamespace as NS
+    return PageView(
+        att=NS(id=row.id, session_id=row.session_id, status=row.status, deadline=row.deadline,
+               paused_at=row.paused_at, confirmed_at=row.confirmed_at, entered_at=row.entered_at, layout=None),
+        cand=NS(name=row.cand_name, ticket_no=row.ticket_no, seat=row.seat, id_masked=row.id_masked),
+        sess=NS(id=row.session_id, name=row.sess_name, grade=row.grade, starts_at=row.starts_at,
+                started_at=row.started_at, duration_min=row.duration_min, grace_seconds=row.grace_seconds,
+                status=row.sess_status, occupation=NS(name=row.occ_name, work_type=row.work_type)))
 
 
 def _login_row(ticket_norm: str, now: _dt.datetime, ip_key: str):
@@ -257,7 +276,7 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     insert_events([{"session_id": row.session_id, "attempt_id": row.id, "at": now, "kind": "login",
                     "actor_label": label, "detail": {"ip": ip, "with": "code" if used_code else "id"}}])
     db.session.commit()
-    return LoginOutcome(attempt_id=row.id)
+    return LoginOutcome(attempt_id=row.id, view=_confirm_view_of(row))
 
 
 def logout() -> None:
