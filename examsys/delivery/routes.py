@@ -46,6 +46,10 @@ def load_candidate():
     g.exam_snapshot = None
     if request.path.startswith("/api/exam/"):
         request.max_content_length = current_app.config.get("EXAM_MAX_REQUEST_BYTES", 64 * 1024)
+        if request.path.endswith("/submit"):  # PostgreSQL: a plain hand-in in one statement, else below
+            reply = _fast_hand_in()
+            if reply is not None:
+                return reply
         # one statement: the login session and its attempt (locked FOR SHARE for a save)
         g.exam_snapshot = attempts.api_context(sessions.token_digest(), lock=request.path.endswith("/answers"))
         g.candidate_attempt_id = g.exam_snapshot.id if g.exam_snapshot is not None else None
@@ -54,6 +58,19 @@ def load_candidate():
     layout = request.path in ("/exam/paper", "/exam/confirm") or request.path.startswith("/exam/media/")
     g.exam_view = attempts.page_context(sessions.token_digest(), layout=layout)
     g.candidate_attempt_id = g.exam_view.att.id if g.exam_view is not None else None
+
+
+def _fast_hand_in():
+    """The deadline burst's hand-in (``{"confirm": true}``), answered here when :func:`attempts.fast_hand_in`
+    applies; ``None`` lets the request go the general way (which also answers every refusal)."""
+    try:
+        data = read_json_object()
+    except ExamError:
+        return None
+    if data.get("confirm") is not True or data.get("time_up") is True:
+        return None
+    reply = attempts.fast_hand_in(sessions.token_digest(), (request.view_args or {}).get("attempt_id"))
+    return jsonify(reply) if reply is not None else None
 
 
 def _attempt():

@@ -1,0 +1,149 @@
+"""The plain hand-in on PostgreSQL in one autocommitted statement (``attempts.fast_hand_in``): the same reply
+and the same rows (attempt, ``finalised`` event, digest, audit entry) as the general path, on a database with
+real commits (the hand-in runs on its own connection, outside the per-test transaction of the other tests).
+On SQLite the general path answers (the test checks that too)."""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+
+import pytest
+from sqlalchemy import event, select
+
+from examsys import clock
+from examsys.extensions import db
+from examsys.models import AttemptEvent, AuditLog, ExamAttempt
+from examsys.services import attempts, post_finalise
+
+from . import factories as f
+from .concurrency import BACKENDS, threaded_app
+
+T0 = f.T0
+DEADLINE = T0 + _dt.timedelta(minutes=60)
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path):
+    with threaded_app(request.param, tmp_path, "fasthandin") as app:
+        # the post-finalisation is run by the test (not inline in the hand-in, not by a thread)
+        app.config.update(EXAMS_POST_FINALISE_INLINE=False, EXAMS_POST_FINALISE_WORKER=False)
+        clk = clock.FrozenClock(T0 - _dt.timedelta(minutes=10))
+        clock.set_clock(clk)
+        with app.app_context():
+            info = f.make_session(n_candidates=5, duration_min=60, grace_seconds=30)
+        info.update(app=app, clock=clk, backend=request.param)
+        yield info
+
+
+@contextlib.contextmanager
+def statements():
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+def enter(world, k):
+    client = world["app"].test_client()
+    ticket = world["tickets"][k]
+    page = f.enter_exam(client, ticket, world["ids"][ticket])
+    return client, world["attempts"][ticket], page["token"]
+
+
+def hand_in(world, who, *, fast: bool, monkeypatch):
+    client, aid, token = who
+    if not fast:
+        monkeypatch.setattr(attempts, "fast_hand_in", lambda *a, **k: None)
+    try:
+        with world["app"].app_context(), statements() as seen:
+            resp = f.api(client, token, aid, "submit", {"confirm": True})
+    finally:
+        monkeypatch.undo()
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json(), seen
+
+
+def rows(world, aid):
+    with world["app"].app_context():
+        a = db.session.get(ExamAttempt, aid)
+        ev = db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid,
+                                                           AttemptEvent.kind == "finalised")).scalars().all()
+        audit = db.session.execute(select(AuditLog).where(AuditLog.action == "attempt.finalise",
+                                                          AuditLog.object_id == str(aid))).scalars().all()
+        assert a.final_digest == attempts.responses_digest(aid)[0]  # (each candidate's own answers)
+        out = {"status": a.status, "reason": a.submit_reason, "submitted_at": a.submitted_at,
+               "finalised_at": a.finalised_at, "answered": a.answered_count,
+               "events": [(e.at, e.actor_label.split(":")[0], e.detail) for e in ev],
+               "audit": [(x.actor_label.split(":")[0], x.after["status"], x.after["reason"]) for x in audit]}
+        db.session.remove()
+        return out
+
+
+def test_plain_and_late_hand_ins_match_the_general_path(world, monkeypatch):
+    clk = world["clock"]
+    clk.current = T0 + _dt.timedelta(seconds=1)
+    who = [enter(world, k) for k in range(5)]
+    for client, aid, token in who[:2]:  # one answer each, so the digests are of something
+        e = next(e for e in f.entries(f.layout_of(world["app"], aid)) if e["t"] == "single_choice")
+        assert f.api(client, token, aid, "answers",
+                     {"item": e["pi"], "seq": 10**15, "answer": e["ids"][0]}).status_code == 200
+
+    clk.current = T0 + _dt.timedelta(minutes=30)  # a hand-in before the deadline
+    general, _ = hand_in(world, who[0], fast=False, monkeypatch=monkeypatch)
+    fast, seen = hand_in(world, who[1], fast=True, monkeypatch=monkeypatch)
+    assert fast == general and fast["status"] == "submitted" and fast["already"] is False
+    if world["backend"] == "postgresql":
+        assert len(seen) == 1 and seen[0].startswith("WITH up AS ( UPDATE exam_attempt"), seen
+    else:
+        assert len(seen) >= 2  # the general path: the API's read, then the finalisation
+
+    clk.current = DEADLINE + _dt.timedelta(seconds=10)  # late, within the grace: a timeout at the deadline
+    late_general, _ = hand_in(world, who[2], fast=False, monkeypatch=monkeypatch)
+    late_fast, _ = hand_in(world, who[3], fast=True, monkeypatch=monkeypatch)
+    assert late_fast == late_general
+
+    # a second click: answered by the general path, finalised once
+    again, _ = hand_in(world, who[1], fast=True, monkeypatch=monkeypatch)
+    assert again["already"] is True and again["status"] == "submitted"
+
+    with world["app"].app_context():
+        assert post_finalise.process_pending() == 4
+        db.session.remove()
+    a, b, c, d = (rows(world, who[k][1]) for k in range(4))
+    for general_row, fast_row in ((a, b), (c, d)):
+        assert general_row == fast_row and len(fast_row["events"]) == 1 and len(fast_row["audit"]) == 1
+    assert b["reason"] == "candidate" and b["submitted_at"] == T0 + _dt.timedelta(minutes=30)
+    assert d["reason"] == "timeout" and d["submitted_at"] == DEADLINE
+    assert d["events"][0][2] == {"reason": "timeout", "status": "submitted",
+                                 "audit": {"before": "in_progress", "actor_id": None, "reason": "timeout"}}
+
+
+def test_the_fast_path_refuses_what_it_must_not_finalise(world, monkeypatch):
+    clk = world["clock"]
+    clk.current = T0 + _dt.timedelta(seconds=1)
+    client, aid, token = enter(world, 0)
+    other_client, other_aid, other_token = enter(world, 1)
+    clk.current = T0 + _dt.timedelta(minutes=5)
+    # another candidate's attempt id with my session: 404, and nothing finalised
+    resp = f.api(client, token, other_aid, "submit", {"confirm": True})
+    assert resp.status_code == 404
+    # no login session at all: refused
+    anon = world["app"].test_client()
+    assert f.api(anon, None, aid, "submit", {"confirm": True}).status_code == 400  # (no CSRF token either)
+    # paused by the proctor: refused (409), not finalised
+    with world["app"].app_context():
+        db.session.execute(ExamAttempt.__table__.update().where(ExamAttempt.id == aid)
+                           .values(paused_at=clk.current))
+        db.session.commit()
+    resp = f.api(client, token, aid, "submit", {"confirm": True})
+    assert resp.status_code == 409 and resp.get_json()["error"] == "paused"
+    with world["app"].app_context():
+        assert {a.status for a in db.session.execute(select(ExamAttempt).where(
+            ExamAttempt.id.in_([aid, other_aid]))).scalars()} == {"in_progress"}
+        db.session.remove()
