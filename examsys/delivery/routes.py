@@ -56,7 +56,9 @@ def load_candidate():
         return
     # pages: one statement too — the login session with what the candidate's pages show of the attempt
     layout = request.path in ("/exam/paper", "/exam/confirm") or request.path.startswith("/exam/media/")
-    g.exam_view = attempts.page_context(sessions.token_digest(), layout=layout)
+    # (the confirmation at the start of a sitting reads outside a transaction on PostgreSQL: attempts.confirm_view)
+    g.exam_view = attempts.page_context(sessions.token_digest(), layout=layout,
+                                        autocommit=request.method == "POST" and request.path == "/exam/confirm")
     g.candidate_attempt_id = g.exam_view.att.id if g.exam_view is not None else None
 
 

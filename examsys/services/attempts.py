@@ -309,6 +309,28 @@ def _confirm_enter_statement():
                     last_seen_at=now))
 
 
+def _confirm_enter_cte():
+    """PostgreSQL: :func:`_confirm_enter_statement` and its events (``confirmed`` when ``:first`` is 0, then
+    ``entered``) in one statement; a row per event when it won, none when the attempt had left
+    ``not_started`` meanwhile."""
+    from sqlalchemy import text
+    return text("""
+        WITH up AS (
+            UPDATE exam_attempt
+               SET confirmed_at = COALESCE(confirmed_at, :now), status = 'in_progress', entered_at = :now,
+                   last_seen_at = :now
+             WHERE id = :aid AND status = 'not_started'
+            RETURNING id, session_id
+        )
+        INSERT INTO exam_attempt_event (session_id, attempt_id, at, kind, actor_label, detail)
+        SELECT up.session_id, up.id, :now, k.kind, :label, NULL
+          FROM up CROSS JOIN (VALUES (0, 'confirmed'), (1, 'entered')) AS k (n, kind)
+         WHERE k.n >= :first
+         ORDER BY k.n
+        RETURNING id""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("aid", type_=Integer),
+                                    bindparam("first", type_=Integer), bindparam("label"))
+
+
 def insert_events(rows: list[dict]) -> None:
     """Add attempt events with one prebuilt Core INSERT (no ORM flush): each row has ``session_id``,
     ``attempt_id``, ``at``, ``kind``, ``actor_label`` and optionally ``detail``. The caller commits."""
@@ -353,6 +375,7 @@ class PageView:
     att: object
     cand: object
     sess: object
+    autocommitted: bool = False  # read by :func:`page_context` outside a transaction (PostgreSQL)
 
 
 _PAGE_ATT = ("id", "session_id", "status", "deadline", "paused_at", "confirmed_at", "entered_at", "submitted_at",
@@ -398,14 +421,35 @@ def page_view(attempt_id: int, *, layout: bool = False) -> PageView | None:
     return _page_view_of(row, layout) if row is not None else None
 
 
-def page_context(session_digest: str | None, *, layout: bool) -> PageView | None:
+def autocommit_connection():
+    """A PostgreSQL connection of the app's pool in autocommit mode, or ``None`` on other databases: for the
+    start and the end of a sitting, whose requests are one read or one atomic statement each, so they need
+    neither BEGIN nor COMMIT (two of the few round trips such a request makes) nor an ORM session."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def page_context(session_digest: str | None, *, layout: bool, autocommit: bool = False) -> PageView | None:
     """The candidate pages' first statement: the login session (by the cookie's digest) joined with its
     attempt's :class:`PageView` — like :func:`api_context` for the JSON API. ``None`` when the session is
-    missing, revoked, expired or not a candidate's."""
+    missing, revoked, expired or not a candidate's. ``autocommit`` (PostgreSQL): read outside a transaction
+    (:func:`autocommit_connection`); the view is then marked ``autocommitted`` and, when nothing is found
+    there, it is looked for the usual way."""
     if session_digest is None:
         return None
     q = _prebuilt(("page_context", layout), lambda: _page_view_query(layout, by_session=True))
     params = {"sid": session_digest}
+    conn = autocommit_connection() if autocommit else None
+    if conn is not None:
+        with conn:
+            row = conn.execute(q, params).one_or_none()
+        now = clock.now()
+        if row is not None and row.kind == "candidate" and row.revoked_at is None and row.expires_at > now \
+                and not sessions.needs_touch(row.last_seen, now):
+            view = _page_view_of(row[5:], layout)
+            view.autocommitted = True
+            return view
     row = db.session.execute(q, params).one_or_none()
     now = clock.now()
     if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
@@ -427,7 +471,17 @@ def confirm_view(view: PageView) -> bool:
     att, sess = view.att, view.sess
     now = clock.now()
     due = att.deadline is not None and now > att.deadline + _dt.timedelta(seconds=sess.grace_seconds)
-    if att.status == NOT_STARTED and sess.started_at is not None and att.paused_at is None and not due:
+    if att.status == NOT_STARTED and sess.started_at is not None and att.paused_at is None and not due \
+            and view.autocommitted:  # PostgreSQL: the UPDATE and the events in one autocommitted statement
+        first = 1 if att.confirmed_at is not None else 0
+        with autocommit_connection() as conn:
+            won = conn.execute(_prebuilt("confirm_enter_cte", _confirm_enter_cte), {
+                "aid": att.id, "now": now, "label": f"candidate:{view.cand.ticket_no}", "first": first}).all()
+        if won:
+            att.confirmed_at = att.confirmed_at or now
+            att.status, att.entered_at, att.fresh = IN_PROGRESS, now, True
+            return True
+    elif att.status == NOT_STARTED and sess.started_at is not None and att.paused_at is None and not due:
         res = db.session.execute(_prebuilt("confirm_enter", _confirm_enter_statement), {"aid": att.id, "now": now})
         if res.rowcount == 1:
             label = f"candidate:{view.cand.ticket_no}"

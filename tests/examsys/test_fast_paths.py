@@ -1,7 +1,8 @@
-"""The plain hand-in on PostgreSQL in one autocommitted statement (``attempts.fast_hand_in``): the same reply
-and the same rows (attempt, ``finalised`` event, digest, audit entry) as the general path, on a database with
-real commits (the hand-in runs on its own connection, outside the per-test transaction of the other tests).
-On SQLite the general path answers (the test checks that too)."""
+"""The autocommitted fast paths of a sitting's start and end on PostgreSQL — the confirmation (one read, one
+statement: ``attempts.confirm_view``) and the plain hand-in (one statement: ``attempts.fast_hand_in``): the same
+replies and the same rows (attempt, events, digest, audit entry) as the general path, on a database with real
+commits (they run on their own connections, outside the per-test transaction of the other tests). On SQLite
+the general path answers (the tests check that too)."""
 from __future__ import annotations
 
 import contextlib
@@ -47,6 +48,56 @@ def statements():
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", before)
+
+
+def confirm(world, k, *, fast: bool, monkeypatch):
+    """Log in (the reply is the 核对信息 page) and confirm (the reply is the paper): (client, attempt id, page,
+    statements of the confirmation)."""
+    client = world["app"].test_client()
+    ticket = world["tickets"][k]
+    resp = f.candidate_login(client, ticket, world["ids"][ticket][-6:])
+    assert f.logged_in(resp)
+    if not fast:
+        monkeypatch.setattr(attempts, "autocommit_connection", lambda: None)
+    try:
+        with world["app"].app_context(), statements() as seen:
+            resp = client.post("/exam/confirm", data={"csrf_token": f.page_token(resp.get_data(as_text=True))})
+    finally:
+        monkeypatch.undo()
+    assert resp.status_code == 200
+    return client, world["attempts"][ticket], f.exam_data(resp.get_data(as_text=True)), seen
+
+
+def entry_rows(world, aid):
+    with world["app"].app_context():
+        a = db.session.get(ExamAttempt, aid)
+        ev = db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid)
+                                .order_by(AttemptEvent.id)).scalars().all()
+        out = (a.status, a.confirmed_at, a.entered_at, a.last_seen_at,
+               [(e.kind, e.at, e.actor_label.split(":")[0], e.detail) for e in ev if e.kind != "login"])
+        db.session.remove()
+        return out
+
+
+def test_the_confirmation_at_the_start_matches_the_general_path(world, monkeypatch):
+    world["clock"].current = T0 + _dt.timedelta(seconds=1)
+    confirm(world, 0, fast=True, monkeypatch=monkeypatch)  # (warms the per-process item cache)
+    _c1, general_aid, general, _ = confirm(world, 1, fast=False, monkeypatch=monkeypatch)
+    _c2, fast_aid, fast, seen = confirm(world, 2, fast=True, monkeypatch=monkeypatch)
+    assert fast["mode"] == general["mode"] == "paper"
+    assert {k: v for k, v in fast.items() if k not in ("attempt", "urls", "seq_base")} == \
+        {k: v for k, v in general.items() if k not in ("attempt", "urls", "seq_base")}
+    assert entry_rows(world, fast_aid) == entry_rows(world, general_aid)
+    status, confirmed_at, entered_at, _seen, events = entry_rows(world, fast_aid)
+    now = T0 + _dt.timedelta(seconds=1)
+    assert status == "in_progress" and confirmed_at == entered_at == now
+    assert [e[0] for e in events] == ["confirmed", "entered"]
+    if world["backend"] == "postgresql":  # the read, then the UPDATE and its events in one statement
+        assert len(seen) == 2 and "FROM exam_attempt JOIN" in seen[0] and seen[1].startswith("WITH up AS"), seen
+    # a second confirmation (a reload that posts again) enters nothing twice
+    client, aid, _page, _seen = _c2, fast_aid, fast, seen
+    page = client.post("/exam/confirm", data={"csrf_token": f.open_paper(client)["token"]})
+    assert page.status_code == 200 and [e[0] for e in entry_rows(world, aid)[4]] == ["confirmed", "entered"]
 
 
 def enter(world, k):
