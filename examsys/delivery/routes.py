@@ -51,7 +51,8 @@ def load_candidate():
             if reply is not None:
                 return reply
         # one statement: the login session and its attempt (locked FOR SHARE for a save)
-        g.exam_snapshot = attempts.api_context(sessions.token_digest(), lock=request.path.endswith("/answers"))
+        saving = request.path.endswith("/answers")  # (PostgreSQL: a save reads and writes autocommitted)
+        g.exam_snapshot = attempts.api_context(sessions.token_digest(), lock=saving, autocommit=saving)
         g.candidate_attempt_id = g.exam_snapshot.id if g.exam_snapshot is not None else None
         return
     # pages: one statement too — the login session with what the candidate's pages show of the attempt

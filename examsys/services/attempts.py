@@ -627,7 +627,7 @@ def _entry(att, item_id) -> dict | None:
 _A = ExamAttempt.__table__.c
 _S = ExamSession.__table__.c
 _R = ExamResponse.__table__.c
-_UPSERT: dict[str, object] = {}
+_UPSERT: dict[tuple, object] = {}
 
 
 _C = ExamCandidate.__table__.c
@@ -650,6 +650,7 @@ class _Snap:
     starts_at: _dt.datetime
     ticket_no: str
     layout: dict | None = None
+    autocommitted: bool = False  # read outside a transaction (PostgreSQL saves): the upsert takes the lock
 
 
 _SNAP_COLS = (_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.confirmed_at, _A.last_seen_at,
@@ -688,21 +689,32 @@ def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | No
 _AS = AuthSession.__table__.c
 
 
-def _api_context_query(lock: bool):
+def _api_context_query(lock: bool, layout: bool | None = None):
     head = (_AS.id.label("sid"), _AS.kind, _AS.revoked_at, _AS.expires_at, _AS.last_seen)
-    return (_snapshot_query(lock=lock, layout=lock, head=head)
+    return (_snapshot_query(lock=lock, layout=lock if layout is None else layout, head=head)
             .join(AuthSession.__table__, _AS.subject_id == _A.id).where(_AS.id == bindparam("sid")))
 
 
-def api_context(session_digest: str | None, *, lock: bool) -> _Snap | None:
+def api_context(session_digest: str | None, *, lock: bool, autocommit: bool = False) -> _Snap | None:
     """The candidate API's first statement: the login session (by the cookie's digest) joined with its
     attempt's snapshot, so a save is two statements and a commit. ``None`` when the session is missing,
     revoked, expired or not a candidate's. ``lock`` (saves): ``FOR SHARE`` of the attempt row on PostgreSQL,
-    and the layout (the other requests do not need it)."""
+    and the layout (the other requests do not need it). ``autocommit`` (saves on PostgreSQL): read with the
+    layout but without the lock, outside a transaction (:func:`autocommit_connection`); the save's upsert then
+    takes the lock itself (:func:`save_answer`). Falls back to the usual read when that finds nothing."""
     if session_digest is None:
         return None
-    q = _prebuilt(("api_context", lock), lambda: _api_context_query(lock))
     params = {"sid": session_digest}
+    conn = autocommit_connection() if autocommit else None
+    if conn is not None:
+        with conn:
+            row = conn.execute(_prebuilt("api_context_ac", lambda: _api_context_query(False, layout=True)),
+                               params).one_or_none()
+        now = clock.now()
+        if row is not None and row.kind == "candidate" and row.revoked_at is None and row.expires_at > now \
+                and not sessions.needs_touch(row.last_seen, now):
+            return _Snap(*row[5:], autocommitted=True)
+    q = _prebuilt(("api_context", lock), lambda: _api_context_query(lock))
     row = db.session.execute(q, params).one_or_none()
     now = clock.now()
     if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
@@ -716,11 +728,13 @@ def api_context(session_digest: str | None, *, lock: bool) -> _Snap | None:
     return _Snap(*row[5:])
 
 
-def _upsert_statement():
+def _upsert_statement(*, locking: bool = False):
     """The conditional upsert, built once per dialect (bound parameters: a_id, g_id, pi, iv, answer, flagged,
-    seq, now, cutoff)."""
+    seq, now, cutoff). ``locking`` (PostgreSQL, autocommitted saves): the guard reads the attempt row
+    ``FOR SHARE``, so the statement holds the lock a save's transaction otherwise takes with its first read —
+    a finalisation waits for the write, or the write sees the attempt handed in and writes nothing."""
     name = db.engine.dialect.name
-    stmt = _UPSERT.get(name)
+    stmt = _UPSERT.get((name, locking))
     if stmt is not None:
         return stmt
     table = ExamResponse.__table__
@@ -730,8 +744,9 @@ def _upsert_statement():
         ins = sqlite.insert(table)
     else:  # pragma: no cover
         raise RuntimeError(f"unsupported database dialect {name!r}")
-    guard = exists().where(_A.id == bindparam("g_id", type_=Integer), _A.status == IN_PROGRESS,
-                           _A.paused_at.is_(None), _A.deadline >= bindparam("cutoff", type_=UTCDateTime))
+    guard = select(_A.id).where(_A.id == bindparam("g_id", type_=Integer), _A.status == IN_PROGRESS,
+                                _A.paused_at.is_(None), _A.deadline >= bindparam("cutoff", type_=UTCDateTime))
+    guard = (guard.with_for_update(read=True) if locking else guard).exists()
     src = select(bindparam("a_id", type_=Integer), bindparam("pi", type_=Integer), bindparam("iv", type_=Integer),
                  bindparam("answer", type_=_R.answer.type), bindparam("flagged", type_=Boolean),
                  bindparam("seq", type_=BigInteger), bindparam("now", type_=UTCDateTime)).where(guard)
@@ -742,7 +757,7 @@ def _upsert_statement():
         set_={"answer": stmt.excluded.answer, "flagged": stmt.excluded.flagged, "seq": stmt.excluded.seq,
               "saved_at": stmt.excluded.saved_at},
         where=_R.seq < stmt.excluded.seq).returning(_R.seq, _R.saved_at)
-    _UPSERT[name] = stmt
+    _UPSERT[(name, locking)] = stmt
     return stmt
 
 
@@ -780,7 +795,11 @@ def save_answer(attempt_id: int, item_id, seq, answer, flagged=False, *, snap: _
         params = {"a_id": snap.id, "g_id": snap.id, "pi": entry["pi"],
                   "iv": int(entry.get("iv") or _item_version_of(entry["pi"])), "answer": original,
                   "flagged": flagged, "seq": seq, "now": now, "cutoff": now - exams.grace(snap)}
-        stored = db.session.execute(_upsert_statement(), params).first()  # RETURNING: a row when written
+        if snap.autocommitted:  # PostgreSQL: the upsert alone, autocommitted, holding the lock itself
+            with autocommit_connection() as conn:
+                stored = conn.execute(_upsert_statement(locking=True), params).first()
+        else:
+            stored = db.session.execute(_upsert_statement(), params).first()  # RETURNING: a row when written
         if stored is None:  # not written: an older or equal seq, or the attempt changed since the read
             stored = db.session.execute(select(_R.seq, _R.saved_at, _R.answer, _R.flagged).where(
                 _R.attempt_id == snap.id, _R.paper_item_id == entry["pi"])).first()
@@ -793,7 +812,8 @@ def save_answer(attempt_id: int, item_id, seq, answer, flagged=False, *, snap: _
             out = {"ok": True, "item": entry["pi"], "seq": stored.seq, "stale": stored.seq > seq,
                    "saved_at": _iso(stored.saved_at), "saved_at_local": local_hms(stored.saved_at)}
             out.update(state(snap, snap, now))
-            db.session.commit()
+            if not snap.autocommitted:
+                db.session.commit()
             return out
         if refusal is None:
             # the attempt changed between the check and the write (paused, handed in): re-read and refuse

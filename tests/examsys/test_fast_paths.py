@@ -198,3 +198,28 @@ def test_the_fast_path_refuses_what_it_must_not_finalise(world, monkeypatch):
         assert {a.status for a in db.session.execute(select(ExamAttempt).where(
             ExamAttempt.id.in_([aid, other_aid]))).scalars()} == {"in_progress"}
         db.session.remove()
+
+
+def test_a_save_is_a_read_and_a_locking_upsert_and_stops_at_the_hand_in(world, monkeypatch):
+    world["clock"].current = T0 + _dt.timedelta(seconds=1)
+    client, aid, token = enter(world, 0)
+    e = next(e for e in f.entries(f.layout_of(world["app"], aid)) if e["t"] == "single_choice")
+    body = {"item": e["pi"], "seq": 10**15, "answer": e["ids"][1]}
+    with world["app"].app_context(), statements() as seen:
+        first = f.api(client, token, aid, "answers", body)
+    assert first.status_code == 200 and first.get_json()["seq"] == 10**15
+    if world["backend"] == "postgresql":  # no BEGIN/COMMIT: the read, then the upsert that takes the lock
+        assert len(seen) == 2 and "FOR SHARE" not in seen[0] and "FOR SHARE" in seen[1], seen
+    retry = f.api(client, token, aid, "answers", body)  # the same request again: acknowledged, nothing changes
+    assert retry.status_code == 200 and retry.get_json()["seq"] == 10**15
+    older = f.api(client, token, aid, "answers", dict(body, seq=10**15 - 1, answer=e["ids"][0]))
+    assert older.status_code == 200 and older.get_json()["stale"] is True
+    assert f.api(client, token, aid, "submit", {"confirm": True}).status_code == 200
+    late = f.api(client, token, aid, "answers", dict(body, seq=10**15 + 1, answer=e["ids"][0]))
+    assert late.status_code == 409 and late.get_json()["error"] == "submitted"
+    with world["app"].app_context():
+        from examsys.models import ExamResponse
+        stored = db.session.execute(select(ExamResponse.seq, ExamResponse.answer).where(
+            ExamResponse.attempt_id == aid, ExamResponse.paper_item_id == e["pi"])).one()
+        assert stored.seq == 10**15 and stored.answer == "ABCDEFGH"[e["order"][1]]
+        db.session.remove()
