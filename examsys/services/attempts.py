@@ -2,9 +2,11 @@
 submit and finalisation (DESIGN.md decisions 3, 4 and 5).
 
 **Autosave** (:func:`save_answer`): one small request per answer carrying the attempt's client sequence
-number. In one short transaction the server (1) reads the attempt row — on PostgreSQL with ``FOR SHARE``, so a
-concurrent finalisation waits for the save and the save waits for a finalisation — (2) validates the item and
-the answer's shape, and (3) writes with one conditional upsert::
+number. The server (1) reads the attempt row, (2) validates the item and the answer's shape, and (3) writes with
+one conditional upsert whose guard holds the attempt row ``FOR SHARE`` on PostgreSQL — so a concurrent
+finalisation waits for the save and the save waits for a finalisation (on PostgreSQL the read and the upsert are
+each autocommitted, :func:`autocommit_connection`; on SQLite they share one short transaction, whose writers
+take turns)::
 
     INSERT INTO exam_response (...) SELECT ... WHERE EXISTS (attempt in progress, not paused,
                                                            deadline >= now - grace)
