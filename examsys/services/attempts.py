@@ -441,28 +441,43 @@ def page_context(session_digest: str | None, *, layout: bool, autocommit: bool =
     if session_digest is None:
         return None
     q = _prebuilt(("page_context", layout), lambda: _page_view_query(layout, by_session=True))
-    params = {"sid": session_digest}
-    conn = autocommit_connection() if autocommit else None
+    got = _live_session_row(q, {"sid": session_digest}, fast_query=q if autocommit else None)
+    if got is None:
+        return None
+    row, fast = got
+    view = _page_view_of(row[5:], layout)
+    view.autocommitted = fast
+    return view
+
+
+def _live_session_row(query, params: dict, *, fast_query=None):
+    """``(row, autocommitted)`` of a candidate request's first read (the login session by the cookie's digest,
+    joined with its attempt), or ``None`` when the session is missing, revoked, expired or not a candidate's.
+    ``fast_query`` (PostgreSQL): tried first outside a transaction (:func:`autocommit_connection`) and taken
+    when the session is live and needs no touch; otherwise ``query`` is read in the session's transaction,
+    and once a minute the session's ``last_seen`` is touched (in its own transaction) and the row read again."""
+    conn = autocommit_connection() if fast_query is not None else None
     if conn is not None:
         with conn:
-            row = conn.execute(q, params).one_or_none()
+            row = conn.execute(fast_query, params).one_or_none()
         now = clock.now()
-        if row is not None and row.kind == "candidate" and row.revoked_at is None and row.expires_at > now \
-                and not sessions.needs_touch(row.last_seen, now):
-            view = _page_view_of(row[5:], layout)
-            view.autocommitted = True
-            return view
-    row = db.session.execute(q, params).one_or_none()
+        if _live(row, now) and not sessions.needs_touch(row.last_seen, now):
+            return row, True
+    row = db.session.execute(query, params).one_or_none()
     now = clock.now()
-    if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
+    if not _live(row, now):
         return None
-    if sessions.needs_touch(row.last_seen, now):  # once a minute: record activity in its own transaction
+    if sessions.needs_touch(row.last_seen, now):
         sessions.touch(row.sid, now)
         db.session.commit()
-        row = db.session.execute(q, params).one_or_none()
+        row = db.session.execute(query, params).one_or_none()
         if row is None:
             return None
-    return _page_view_of(row[5:], layout)
+    return row, False
+
+
+def _live(row, now: _dt.datetime) -> bool:
+    return row is not None and row.kind == "candidate" and row.revoked_at is None and row.expires_at > now
 
 
 def confirm_view(view: PageView) -> bool:
@@ -706,28 +721,13 @@ def api_context(session_digest: str | None, *, lock: bool, autocommit: bool = Fa
     takes the lock itself (:func:`save_answer`). Falls back to the usual read when that finds nothing."""
     if session_digest is None:
         return None
-    params = {"sid": session_digest}
-    conn = autocommit_connection() if autocommit else None
-    if conn is not None:
-        with conn:
-            row = conn.execute(_prebuilt("api_context_ac", lambda: _api_context_query(False, layout=True)),
-                               params).one_or_none()
-        now = clock.now()
-        if row is not None and row.kind == "candidate" and row.revoked_at is None and row.expires_at > now \
-                and not sessions.needs_touch(row.last_seen, now):
-            return _Snap(*row[5:], autocommitted=True)
-    q = _prebuilt(("api_context", lock), lambda: _api_context_query(lock))
-    row = db.session.execute(q, params).one_or_none()
-    now = clock.now()
-    if row is None or row.kind != "candidate" or row.revoked_at is not None or row.expires_at <= now:
+    fast = _prebuilt("api_context_ac", lambda: _api_context_query(False, layout=True)) if autocommit else None
+    got = _live_session_row(_prebuilt(("api_context", lock), lambda: _api_context_query(lock)),
+                            {"sid": session_digest}, fast_query=fast)
+    if got is None:
         return None
-    if sessions.needs_touch(row.last_seen, now):  # once a minute: record activity in its own transaction
-        sessions.touch(row.sid, now)
-        db.session.commit()
-        row = db.session.execute(q, params).one_or_none()
-        if row is None:
-            return None
-    return _Snap(*row[5:])
+    row, fast_read = got
+    return _Snap(*row[5:], autocommitted=fast_read)
 
 
 def _upsert_statement(*, locking: bool = False):

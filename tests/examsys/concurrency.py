@@ -1,6 +1,6 @@
 """Shared tools of the real-concurrency tests: an app whose threads get their own connections and real commits,
-on a SQLite file (WAL) or — when ``TEST_DATABASE_URL`` points at PostgreSQL — on a throwaway schema there, and a
-runner that starts threads together and collects what they raised."""
+on a SQLite file (WAL) or — when ``TEST_DATABASE_URL`` points at PostgreSQL — on a throwaway schema there, a
+runner that starts threads together and collects what they raised, and a recorder of the SQL sent."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +8,7 @@ import os
 import threading
 import uuid
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from examsys import clock, create_app
 from examsys.config import TestConfig, _normalise_db_url
@@ -70,3 +70,20 @@ def run_threads(n: int, target, *, timeout: float = 120, together: bool = True) 
         t.join(timeout=timeout)
     assert not any(t.is_alive() for t in threads), "a thread hangs"
     return errors
+
+
+@contextlib.contextmanager
+def statements():
+    """The SQL statements the app's engine sends meanwhile (the PostgreSQL test fixture's savepoints left
+    out), one line each. Needs an application context."""
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)

@@ -5,11 +5,10 @@ commits (they run on their own connections, outside the per-test transaction of 
 the general path answers (the tests check that too)."""
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from examsys import clock
 from examsys.extensions import db
@@ -17,7 +16,7 @@ from examsys.models import AttemptEvent, AuditLog, ExamAttempt
 from examsys.services import attempts, post_finalise
 
 from . import factories as f
-from .concurrency import BACKENDS, threaded_app
+from .concurrency import BACKENDS, statements, threaded_app
 
 T0 = f.T0
 DEADLINE = T0 + _dt.timedelta(minutes=60)
@@ -34,20 +33,6 @@ def world(request, tmp_path):
             info = f.make_session(n_candidates=5, duration_min=60, grace_seconds=30)
         info.update(app=app, clock=clk, backend=request.param)
         yield info
-
-
-@contextlib.contextmanager
-def statements():
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def confirm(world, k, *, fast: bool, monkeypatch):

@@ -13,13 +13,12 @@ processed."""
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as _dt
 import threading
 import time
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from examsys import clock, create_app
 from examsys.config import TestConfig
@@ -28,7 +27,7 @@ from examsys.models import AttemptEvent, AttemptMarking, AuditLog, ExamAttempt, 
 from examsys.services import audit, finalisation, marking, post_finalise, proctoring, station_package, sweeper
 
 from . import factories as f
-from .concurrency import BACKENDS, run_threads, threaded_app
+from .concurrency import BACKENDS, run_threads, statements, threaded_app
 from .test_marking_helpers import answer, items_of, set_clock, sitting
 
 T0 = f.T0
@@ -326,22 +325,6 @@ def test_the_worker_is_not_started_in_testing_or_when_disabled(app):
 
 
 # -- the hand-in's statements; the digest and the answered count -------------------------------------------
-
-@contextlib.contextmanager
-def statements():
-    """The SQL statements sent meanwhile (the savepoints of the PostgreSQL test fixture left out)."""
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
-            seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-
 
 def finalised_events(aid: int) -> list[AttemptEvent]:
     return list(db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid,
