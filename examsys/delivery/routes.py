@@ -216,7 +216,6 @@ def _confirm_page(form, status: int = 200):
     if view is None:  # pragma: no cover - the session points at a deleted attempt
         sessions.end_current_session()
         return redirect(url_for("delivery.login"))
-    db.session.rollback()  # end the read transaction before rendering
     return render_template("delivery/confirm.html", att=view.att, cand=view.cand, sess=view.sess, form=form,
                            replace_url=url_for("delivery.confirm") if request.method == "POST" else None), status
 
@@ -243,11 +242,9 @@ def _paper_page(*, replace: bool):
                                replace_url=replace_url)
     if sess.started_at is None or att.status != "in_progress":
         # before the start; or started but not entered yet: the page's first heartbeat (a POST) enters
-        db.session.rollback()
         return render_template("delivery/waiting.html", att=att, cand=cand, sess=sess, state=state,
                                replace_url=replace_url)
     data = attempts.paper(att)
-    db.session.rollback()  # end the read transaction before rendering
     nav_html, questions_html = paper_html.render(data, _paper_labels(), _type_names(data),
                                                  lambda sha: url_for("delivery.media", sha=sha))
     return render_template("delivery/paper.html", att=att, cand=cand, sess=sess, state=state, paper=data,

@@ -341,6 +341,27 @@ def insert_events(rows: list[dict]) -> None:
     db.session.execute(stmt, params[0] if len(params) == 1 else params)  # one row: no executemany
 
 
+def _startable(status, started_at, paused_at, deadline, grace_seconds: int, now: _dt.datetime) -> bool:
+    """Whether confirming now also enters the paper in one statement: the start of a sitting (session
+    started, attempt not entered, not paused, not past its time)."""
+    due = deadline is not None and now > deadline + _dt.timedelta(seconds=grace_seconds)
+    return status == NOT_STARTED and started_at is not None and paused_at is None and not due
+
+
+def _confirm_enter(attempt_id: int, session_id: int, ticket_no: str, confirmed_before: bool,
+                   now: _dt.datetime) -> bool:
+    """Confirm and enter in the session's transaction (one prebuilt UPDATE, then the events) and commit;
+    ``False`` (nothing written) when the attempt had left ``not_started`` meanwhile."""
+    res = db.session.execute(_prebuilt("confirm_enter", _confirm_enter_statement), {"aid": attempt_id, "now": now})
+    if res.rowcount != 1:
+        return False
+    kinds = ("entered",) if confirmed_before else ("confirmed", "entered")
+    insert_events([{"session_id": session_id, "attempt_id": attempt_id, "at": now, "kind": kind,
+                    "actor_label": f"candidate:{ticket_no}"} for kind in kinds])
+    db.session.commit()
+    return True
+
+
 def confirm_attempt(attempt_id: int) -> None:
     """:func:`confirm` by id. At the start of a sitting (session started, attempt not entered) it confirms
     and enters in one statement without loading the attempt; anything else goes through :func:`confirm`."""
@@ -349,16 +370,9 @@ def confirm_attempt(attempt_id: int) -> None:
         db.session.rollback()
         return
     now = clock.now()
-    due = snap.deadline is not None and now > snap.deadline + _dt.timedelta(seconds=snap.grace_seconds)
-    if snap.status == NOT_STARTED and snap.started_at is not None and snap.paused_at is None and not due:
-        res = db.session.execute(_prebuilt("confirm_enter", _confirm_enter_statement), {"aid": attempt_id, "now": now})
-        if res.rowcount == 1:
-            label = f"candidate:{snap.ticket_no}"
-            kinds = ("entered",) if snap.confirmed_at is not None else ("confirmed", "entered")
-            insert_events([{"session_id": snap.session_id, "attempt_id": attempt_id, "at": now, "kind": kind,
-                            "actor_label": label} for kind in kinds])
-            db.session.commit()
-            return
+    if _startable(snap.status, snap.started_at, snap.paused_at, snap.deadline, snap.grace_seconds, now) \
+            and _confirm_enter(attempt_id, snap.session_id, snap.ticket_no, snap.confirmed_at is not None, now):
+        return
     if snap.status in FINAL_STATUSES or (snap.confirmed_at is not None and snap.status != NOT_STARTED):
         db.session.rollback()
         return
@@ -487,25 +501,16 @@ def confirm_view(view: PageView) -> bool:
     Anything else goes through :func:`confirm_attempt` and returns ``False`` (read the view again)."""
     att, sess = view.att, view.sess
     now = clock.now()
-    due = att.deadline is not None and now > att.deadline + _dt.timedelta(seconds=sess.grace_seconds)
-    if att.status == NOT_STARTED and sess.started_at is not None and att.paused_at is None and not due \
-            and view.autocommitted:  # PostgreSQL: the UPDATE and the events in one autocommitted statement
-        first = 1 if att.confirmed_at is not None else 0
-        with autocommit_connection() as conn:
-            won = conn.execute(_prebuilt("confirm_enter_cte", _confirm_enter_cte), {
-                "aid": att.id, "now": now, "label": f"candidate:{view.cand.ticket_no}", "first": first}).all()
+    if _startable(att.status, sess.started_at, att.paused_at, att.deadline, sess.grace_seconds, now):
+        confirmed_before = att.confirmed_at is not None
+        if view.autocommitted:  # PostgreSQL: the UPDATE and the events in one autocommitted statement
+            with autocommit_connection() as conn:
+                won = bool(conn.execute(_prebuilt("confirm_enter_cte", _confirm_enter_cte), {
+                    "aid": att.id, "now": now, "label": f"candidate:{view.cand.ticket_no}",
+                    "first": 1 if confirmed_before else 0}).all())
+        else:
+            won = _confirm_enter(att.id, att.session_id, view.cand.ticket_no, confirmed_before, now)
         if won:
-            att.confirmed_at = att.confirmed_at or now
-            att.status, att.entered_at, att.fresh = IN_PROGRESS, now, True
-            return True
-    elif att.status == NOT_STARTED and sess.started_at is not None and att.paused_at is None and not due:
-        res = db.session.execute(_prebuilt("confirm_enter", _confirm_enter_statement), {"aid": att.id, "now": now})
-        if res.rowcount == 1:
-            label = f"candidate:{view.cand.ticket_no}"
-            kinds = ("entered",) if att.confirmed_at is not None else ("confirmed", "entered")
-            insert_events([{"session_id": att.session_id, "attempt_id": att.id, "at": now, "kind": kind,
-                            "actor_label": label} for kind in kinds])
-            db.session.commit()
             att.confirmed_at = att.confirmed_at or now
             att.status, att.entered_at, att.fresh = IN_PROGRESS, now, True
             return True
