@@ -6,6 +6,7 @@ costs the app and the database, one at a time, so a change to the hot paths show
     .venv/bin/python bench/delivery_profile.py                      # PostgreSQL scratch database, 200 candidates
     .venv/bin/python bench/delivery_profile.py --sqlite             # SQLite file in a temporary folder
     .venv/bin/python bench/delivery_profile.py --cprofile paper     # plus cProfile of one step (top 30 by tottime)
+    .venv/bin/python bench/delivery_profile.py --parts              # plus the CPU of named parts of each step
 
 Steps per candidate, through Flask's test client (the full WSGI stack: sessions, CSRF, templates): login page,
 login (answered by the 核对信息 page), confirm (answered by the paper), then ``--saves`` saves and ``--beats`` heartbeats, then hand-in. For each
@@ -44,6 +45,8 @@ def main() -> int:
     ap.add_argument("--beats", type=int, default=3)
     ap.add_argument("--sqlite", action="store_true")
     ap.add_argument("--cprofile", metavar="STEP", help="profile one step: login, paper, save, heartbeat, submit, ...")
+    ap.add_argument("--parts", action="store_true",
+                    help="also print the CPU of named parts of each request (attempts.paper, sessions.open_session, …)")
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",
                                                        "postgresql://examsys:examsys@127.0.0.1:5432/postgres"))
     ap.add_argument("--db-name", default="examsys_profile")
@@ -80,7 +83,11 @@ def run(args, info: dict, db_url: str, workdir: Path) -> int:
     count = collections.Counter()
     prof = cProfile.Profile(time.process_time) if args.cprofile else None  # CPU time, not wall (waits on the database excluded)
 
+    parts = _instrument(app) if args.parts else None
+
     def step(name, fn, *a, **kw):
+        global CURRENT_STEP
+        CURRENT_STEP = name
         if prof is not None and name == args.cprofile:
             prof.enable()
         w0, c0 = time.perf_counter(), time.process_time()
@@ -126,6 +133,10 @@ def run(args, info: dict, db_url: str, workdir: Path) -> int:
           f"{args.items}-item paper)")
     for name in count:
         print(f"{name:<14} {count[name]:>6} {wall[name] * 1000 / count[name]:>9.2f} {cpu[name] * 1000 / count[name]:>8.2f}")
+    if parts is not None:
+        print(f"\n{'step':<14} {'part':<40} {'CPU ms per request':>18}")
+        for (step_name, part), seconds in sorted(parts.items()):
+            print(f"{step_name:<14} {part:<40} {seconds * 1000 / count[step_name]:>18.2f}")
     if prof is not None:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
@@ -133,7 +144,60 @@ def run(args, info: dict, db_url: str, workdir: Path) -> int:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
         print(out.getvalue())
+        if os.environ.get("PROFILE_CALLERS"):  # e.g. PROFILE_CALLERS="local.py:310" (who calls the hot spots)
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("tottime").print_callers(os.environ["PROFILE_CALLERS"])
+            print(out.getvalue())
     return 0
+
+
+PARTS = (
+    ("examsys.services.attempts", "page_context"), ("examsys.services.attempts", "api_context"),
+    ("examsys.services.attempts", "candidate_login"), ("examsys.services.attempts", "_login_row"),
+    ("examsys.services.attempts", "_credential_ok"), ("examsys.services.attempts", "insert_events"),
+    ("examsys.services.attempts", "confirm_view"), ("examsys.services.attempts", "paper"),
+    ("examsys.services.attempts", "save_answer"), ("examsys.services.attempts", "heartbeat"),
+    ("examsys.services.throttle", "reserve_attempt"), ("examsys.services.throttle", "clear"),
+    ("examsys.services.sessions", "open_session"), ("examsys.delivery.paper_html", "render"),
+    ("examsys.delivery.slotted_pages", "render"), ("examsys.delivery.routes", "_plain_login_page"),
+    ("examsys.delivery.routes", "read_json_object"),
+)
+
+
+def _instrument(app) -> dict:
+    """Wrap the functions of :data:`PARTS` (and the session cookie's save, the CSRF check, the commit) with CPU
+    timers; returns ``{(step, part): seconds}``, filled as the steps run (the step is the caller's ``current``)."""
+    import importlib
+    import functools
+    frame_step = sys.modules[__name__]
+    totals: dict = collections.defaultdict(float)
+    depth = [0]
+
+    def timed(label, fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            c0 = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                totals[(frame_step.CURRENT_STEP, label)] += time.process_time() - c0
+        return wrapper
+
+    for module, name in PARTS:
+        mod = importlib.import_module(module)
+        setattr(mod, name, timed(f"{module.rsplit('.', 1)[-1]}.{name}", getattr(mod, name)))
+    si = app.session_interface
+    si.save_session = timed("flask session cookie", si.save_session)
+    csrf = app.extensions["csrf"]
+    csrf.protect = timed("csrf check", csrf.protect)
+    from examsys.extensions import db
+    with app.app_context():
+        db.session.commit = timed("db.session.commit", db.session.commit)
+    del depth
+    return totals
+
+
+CURRENT_STEP = None
 
 
 if __name__ == "__main__":

@@ -20,13 +20,16 @@ from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_t
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from ..access import candidate_required, public
 from ..extensions import db
 from ..models.exams import FINAL_STATUSES
 from ..services import attempts, sessions
 from ..services.exams import ExamError
-from . import paper_html
+from ..template_helpers import grade_name, local_time
+from . import paper_html, slotted_pages
 from .forms import CandidateLoginForm, ConfirmForm
 
 bp = Blueprint("delivery", __name__)
@@ -145,7 +148,7 @@ def login():
         outcome = attempts.candidate_login(form.ticket.data, form.credential.data, request.remote_addr or "")
         if outcome.attempt_id is not None:
             g.candidate_attempt_id, g.exam_view = outcome.attempt_id, outcome.view  # (not the old cookie's)
-            return _confirm_page(ConfirmForm(formdata=None))
+            return _confirm_page()
         message, status = LOGIN_MESSAGES[outcome.error]
         flash(message(), "error")
         opens_at = outcome.opens_at
@@ -208,16 +211,31 @@ def confirm():
         if not attempts.confirm_view(g.exam_view):  # not the start of a sitting: read the attempt again
             g.exam_view = None
         return _paper_page(replace=True)
-    return _confirm_page(form, 400 if request.method == "POST" else 200)
+    return _confirm_page(400 if request.method == "POST" else 200)
 
 
-def _confirm_page(form, status: int = 200):
+def _confirm_page(status: int = 200):
     view = g.get("exam_view") or attempts.page_view(g.candidate_attempt_id)
     if view is None:  # pragma: no cover - the session points at a deleted attempt
         sessions.end_current_session()
         return redirect(url_for("delivery.login"))
-    return render_template("delivery/confirm.html", att=view.att, cand=view.cand, sess=view.sess, form=form,
-                           replace_url=url_for("delivery.confirm") if request.method == "POST" else None), status
+    cand, sess = view.cand, view.sess
+    occ = sess.occupation
+    occupation = f"{occ.name}（{occ.work_type}） · " if occ.work_type else f"{occ.name} · "
+    return slotted_pages.render("delivery/confirm.html", {
+        **_who(cand), "id_masked": cand.id_masked, "session": sess.name,
+        "occupation": occupation + grade_name(sess.grade), "duration": sess.duration_min,
+        "start": local_time(sess.started_at or sess.starts_at, "%Y-%m-%d %H:%M"),
+    }, replace_url=url_for("delivery.confirm") if request.method == "POST" else None), status
+
+
+def _who(cand) -> dict:
+    return {"name": cand.name, "ticket_no": cand.ticket_no, "seat": cand.seat or "—"}
+
+
+def _json(data: dict) -> Markup:
+    """``data`` as the ``tojson`` filter writes it into a ``<script>`` element."""
+    return htmlsafe_json_dumps(data, dumps=current_app.json.dumps)
 
 
 @bp.route("/exam/paper")
@@ -242,14 +260,29 @@ def _paper_page(*, replace: bool):
                                replace_url=replace_url)
     if sess.started_at is None or att.status != "in_progress":
         # before the start; or started but not entered yet: the page's first heartbeat (a POST) enters
-        return render_template("delivery/waiting.html", att=att, cand=cand, sess=sess, state=state,
-                               replace_url=replace_url)
+        return slotted_pages.render("delivery/waiting.html", {
+            **_who(cand), "starts": local_time(sess.starts_at, "%H:%M"), "data": _json({
+                "mode": "waiting", "attempt": att.id, "state": state, "heartbeat_ms": _heartbeat_ms(),
+                "urls": {"heartbeat": url_for("delivery.heartbeat", attempt_id=att.id),
+                         "paper": url_for("delivery.paper")},
+                "strings": _waiting_strings()})}, replace_url=replace_url)
     data = attempts.paper(att)
     nav_html, questions_html = paper_html.render(data, _paper_labels(), _type_names(data),
                                                  lambda sha: url_for("delivery.media", sha=sha))
-    return render_template("delivery/paper.html", att=att, cand=cand, sess=sess, state=state, paper=data,
-                           nav_html=nav_html, questions_html=questions_html, replace_url=replace_url,
-                           seq_base=attempts.seq_base(att, data["max_seq"]), strings=_exam_strings())
+    config = current_app.config
+    return slotted_pages.render("delivery/paper.html", {
+        **_who(cand), "session": sess.name, "attempt": att.id, "nav": nav_html, "questions": questions_html,
+        "data": _json({
+            "mode": "paper", "attempt": att.id, "seq_base": attempts.seq_base(att, data["max_seq"]), "state": state,
+            "heartbeat_ms": _heartbeat_ms(), "debounce_ms": config.get("EXAM_DEBOUNCE_MS", 700),
+            "urls": {"save": url_for("delivery.save", attempt_id=att.id),
+                     "heartbeat": url_for("delivery.heartbeat", attempt_id=att.id),
+                     "submit": url_for("delivery.submit", attempt_id=att.id), "paper": url_for("delivery.paper")},
+            "strings": _exam_strings()})}, replace_url=replace_url)
+
+
+def _heartbeat_ms() -> int:
+    return current_app.config.get("EXAM_HEARTBEAT_MS", 4000)
 
 
 # Translated texts of the candidate's pages, built once per language and process: a paper page used to call
@@ -277,6 +310,13 @@ def _type_names(data: dict) -> dict:
     from ..template_helpers import type_name
     kinds = {sec["name"] for sec in data["sections"]} | {q["type"] for sec in data["sections"] for q in sec["questions"]}
     return {k: type_name(k) for k in kinds}
+
+
+def _waiting_strings() -> dict:
+    """The messages exam.js shows on the waiting page."""
+    return _texts("waiting", lambda: {
+        "offline": _("No connection to the exam server. Retrying…"), "online": _("Connected"),
+        "ended": _("Your login has ended. Please ask the proctor.")})
 
 
 def _exam_strings() -> dict:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, Boolean, Integer, bindparam, exists, func, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -215,9 +215,9 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     happen before it locks; the address's counter (a whole room may share one address) is read before and
     incremented on failure only. One commit per login; a success is recorded as the attempt's ``login``
     event (shown to the proctor), a failure or a refused second login also in the audit log. A usual login
-    is five statements, all prebuilt: the ticket counter's upsert, one read (the attempt, the credentials,
-    the session's times, another live login, the address's counter), the counter's delete, and the session
-    and event inserts. When the address is locked the transaction is rolled back: nothing is counted."""
+    is three statements, all prebuilt: the ticket counter's upsert, one read (the attempt, the credentials,
+    the session's times, another live login, the address's counter), and on PostgreSQL one statement for the
+    counter's delete and the session and event inserts (three on SQLite). When the address is locked the transaction is rolled back: nothing is counted."""
     cfg = current_app.config
     ticket_norm = "".join((ticket or "").split()).upper()[:32]
     lock_s = cfg["LOGIN_LOCK_SECONDS"]
@@ -244,7 +244,7 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
                      actor_label=f"candidate:{ticket_norm or '?'}", after={"ip": ip})
         db.session.commit()
         return LoginOutcome(error=LOGIN_FAILED)
-    throttle.clear(f"ticket:{ticket_norm}")
+    ticket_key = f"ticket:{ticket_norm}"
     if _login_transition_due(row, now):
         att = get_attempt(row.id, refresh=True)
         if att.session.started_at is None:
@@ -252,33 +252,59 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
         finalise_if_due(att, now)
         row = _login_row(ticket_norm, now, ip_key)
     label = f"candidate:{ticket_norm}"
-    if row.status not in FINAL_STATUSES:
-        if now < exams.login_opens_at(row):
-            db.session.commit()
-            return LoginOutcome(error=NOT_OPEN, opens_at=exams.login_opens_at(row))
-        closes = exams.entry_closes_at(row)
-        if row.entered_at is None and closes is not None and now > closes:
-            _event(row.session_id, row.id, "login_refused_late", actor_label=label, detail={"ip": ip})
-            db.session.commit()
-            return LoginOutcome(error=TOO_LATE)
-        if row.sess_status == FINISHED:
-            db.session.commit()
-            return LoginOutcome(error=CLOSED)
-        if row.other_ip is not None:
-            _event(row.session_id, row.id, "second_login", actor_label=label,
-                   detail={"ip": ip, "active_ip": row.other_ip})
-            audit.record("candidate.second_login_refused", "exam_attempt", row.id, actor_label=label,
-                         after={"ip": ip})
-            db.session.commit()
-            return LoginOutcome(error=SECOND_LOGIN)
+    refusal = _login_refusal(row, now, ip, label) if row.status not in FINAL_STATUSES else None
+    if refusal is not None:
+        throttle.clear(ticket_key)  # (the credentials were right)
+        db.session.commit()
+        return refusal
     sessions.end_current_session()
-    sessions.open_session(kind="candidate", subject_id=row.id)
+    session_row = sessions.new_session_row(kind="candidate", subject_id=row.id)
     if used_code:
         db.session.execute(update(ExamCandidate.__table__).where(_C.id == row.cand_id).values(login_code_used_at=now))
-    insert_events([{"session_id": row.session_id, "attempt_id": row.id, "at": now, "kind": "login",
-                    "actor_label": label, "detail": {"ip": ip, "with": "code" if used_code else "id"}}])
+    event = {"session_id": row.session_id, "attempt_id": row.id, "at": now, "kind": "login", "actor_label": label,
+             "detail": {"ip": ip, "with": "code" if used_code else "id"}}
+    if db.engine.dialect.name == "postgresql":  # the three writes of a login in one statement
+        db.session.execute(_prebuilt("login_writes", _login_writes_statement), {
+            "ticket_key": ticket_key, **{f"s_{k}": v for k, v in session_row.items()},
+            **{f"e_{k}": v for k, v in event.items()}})
+    else:
+        throttle.clear(ticket_key)
+        sessions.insert_row(session_row)
+        insert_events([event])
     db.session.commit()
     return LoginOutcome(attempt_id=row.id, view=_confirm_view_of(row))
+
+
+def _login_refusal(row, now: _dt.datetime, ip: str, label: str) -> LoginOutcome | None:
+    """The refusal of a login with the right credentials to an attempt not yet handed in (the session window,
+    the late-entry time, the one-browser rule), with its event or audit row; ``None`` when it may log in."""
+    if now < exams.login_opens_at(row):
+        return LoginOutcome(error=NOT_OPEN, opens_at=exams.login_opens_at(row))
+    closes = exams.entry_closes_at(row)
+    if row.entered_at is None and closes is not None and now > closes:
+        _event(row.session_id, row.id, "login_refused_late", actor_label=label, detail={"ip": ip})
+        return LoginOutcome(error=TOO_LATE)
+    if row.sess_status == FINISHED:
+        return LoginOutcome(error=CLOSED)
+    if row.other_ip is not None:
+        _event(row.session_id, row.id, "second_login", actor_label=label,
+               detail={"ip": ip, "active_ip": row.other_ip})
+        audit.record("candidate.second_login_refused", "exam_attempt", row.id, actor_label=label, after={"ip": ip})
+        return LoginOutcome(error=SECOND_LOGIN)
+    return None
+
+
+def _login_writes_statement():
+    """PostgreSQL: a successful login's writes in one statement — the ticket's failure counter deleted
+    (``:ticket_key``), the login session inserted (``:s_<column>``) and the ``login`` event inserted
+    (``:e_<column>``) — instead of three round trips."""
+    from ..models import LoginThrottle
+    T, S, E = LoginThrottle.__table__, AuthSession.__table__, AttemptEvent.__table__  # noqa: N806
+    drop_counter = delete(T).where(T.c.key == bindparam("ticket_key")).cte("drop_counter")
+    add_session = insert(S).values({c.name: bindparam(f"s_{c.name}", type_=c.type) for c in S.c}).cte("add_session")
+    return (insert(E).values({c: bindparam(f"e_{c}", type_=E.c[c].type)
+                              for c in ("session_id", "attempt_id", "at", "kind", "actor_label", "detail")})
+            .add_cte(drop_counter).add_cte(add_session))
 
 
 def logout() -> None:

@@ -27,30 +27,42 @@ def _digest(token: str) -> str:
 _INSERT: list = []
 
 
-def open_session(*, kind: str, user_id: int | None = None, subject_id: int | None = None) -> str:
-    """Clear the Flask session, add a server-side session row (one prebuilt Core INSERT) and put its token in
-    the cookie. Returns the row's id (the token's digest). The caller commits.
+def new_session_row(*, kind: str, user_id: int | None = None, subject_id: int | None = None) -> dict:
+    """Start a new login session in the cookie and return its server-side row (``auth_session``'s columns)
+    for the caller to insert in the same transaction (:func:`open_session` does; the candidate's login adds
+    it to its other writes in one statement). The row's ``id`` is the cookie token's digest.
 
-    The CSRF token is renewed with the session: the raw token goes with ``session.clear()``, and the signed
-    one Flask-WTF cached for this request (``g.csrf_token``) is dropped, so a page rendered in this same
-    request (the candidate's 核对信息 page answers the login) carries a token of the new session."""
+    The Flask session is cleared and the CSRF token renewed with it: the raw token goes with
+    ``session.clear()``, and the signed one Flask-WTF cached for this request (``g.csrf_token``) is dropped,
+    so a page rendered in this same request (the candidate's 核对信息 page answers the login) carries a token
+    of the new session."""
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
     token = secrets.token_urlsafe(32)
     now = clock.now()
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
     seconds = lifetime.total_seconds() if isinstance(lifetime, _dt.timedelta) else float(lifetime)
-    if not _INSERT:
-        _INSERT.append(insert(AuthSession.__table__))
-    sid = _digest(token)
-    db.session.execute(_INSERT[0], {
-        "id": sid, "kind": kind, "user_id": user_id, "subject_id": subject_id, "created_at": now, "last_seen": now,
-        "expires_at": now + _dt.timedelta(seconds=seconds), "revoked_at": None,
-        "ip": (request.remote_addr or "")[:64], "user_agent": (request.user_agent.string or "")[:300]})
     _forget()
     session[SESSION_KEY] = token
     session.permanent = True
-    return sid
+    return {"id": _digest(token), "kind": kind, "user_id": user_id, "subject_id": subject_id, "created_at": now,
+            "last_seen": now, "expires_at": now + _dt.timedelta(seconds=seconds), "revoked_at": None,
+            "ip": (request.remote_addr or "")[:64], "user_agent": (request.user_agent.string or "")[:300]}
+
+
+def open_session(*, kind: str, user_id: int | None = None, subject_id: int | None = None) -> str:
+    """Start a new login session (:func:`new_session_row`) and add its row with one prebuilt Core INSERT.
+    Returns the row's id (the token's digest). The caller commits."""
+    row = new_session_row(kind=kind, user_id=user_id, subject_id=subject_id)
+    insert_row(row)
+    return row["id"]
+
+
+def insert_row(row: dict) -> None:
+    """Add a login session's row (:func:`new_session_row`); the caller commits."""
+    if not _INSERT:
+        _INSERT.append(insert(AuthSession.__table__))
+    db.session.execute(_INSERT[0], row)
 
 
 def token_digest() -> str | None:

@@ -208,3 +208,37 @@ def test_a_save_is_a_read_and_a_locking_upsert_and_stops_at_the_hand_in(world, m
             ExamResponse.attempt_id == aid, ExamResponse.paper_item_id == e["pi"])).one()
         assert stored.seq == 10**15 and stored.answer == "ABCDEFGH"[e["order"][1]]
         db.session.remove()
+
+
+def test_a_login_writes_its_counter_session_and_event_in_one_statement_on_postgresql(world):
+    """After two wrong guesses, the right credentials: the ticket's counter is gone, one live login session of
+    the attempt and one ``login`` event are written — on PostgreSQL by one statement after the counter's upsert
+    and the read, on SQLite by three."""
+    from examsys.models import AuthSession, LoginThrottle
+    world["clock"].current = T0 - _dt.timedelta(minutes=5)
+    client = world["app"].test_client()
+    ticket = world["tickets"][3]
+    aid = world["attempts"][ticket]
+    for _ in range(2):
+        assert f.candidate_login(client, ticket, "000000").status_code == 401
+    token = f.page_token(client.get("/exam/login").get_data(as_text=True))
+    with world["app"].app_context(), statements() as seen:
+        resp = client.post("/exam/login", data={"ticket": ticket, "credential": world["ids"][ticket][-6:],
+                                                "csrf_token": token})
+    assert f.logged_in(resp)
+    writes = [s for s in seen if not s.upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+    if world["backend"] == "postgresql":
+        assert len(writes) == 3 and writes[2].startswith("WITH drop_counter AS"), writes
+    else:
+        assert len(writes) == 5, writes
+    with world["app"].app_context():
+        assert db.session.get(LoginThrottle, f"ticket:{ticket}") is None
+        live = db.session.execute(select(AuthSession).where(AuthSession.subject_id == aid)).scalars().all()
+        assert [(s.kind, s.revoked_at, s.created_at) for s in live] == [("candidate", None, world["clock"].current)]
+        logins = db.session.execute(select(AttemptEvent).where(AttemptEvent.attempt_id == aid,
+                                                               AttemptEvent.kind == "login")).scalars().all()
+        assert [(e.at, e.actor_label, e.detail["with"]) for e in logins] == \
+            [(world["clock"].current, f"candidate:{ticket}", "id")]
+        db.session.remove()
+    # the session works: the confirmation is accepted
+    assert client.post("/exam/confirm", data={"csrf_token": f.page_token(resp.get_data(as_text=True))}).status_code == 200
