@@ -34,21 +34,34 @@ def _esc(text) -> str:
     return out
 
 
+def _esc_id(option_id) -> str:
+    """An option id (an opaque token of the attempt's layout, letters and digits) for an attribute: as it is
+    when it is letters and digits only (nothing to escape; the usual case, and much cheaper than
+    :func:`escape`), else escaped."""
+    if type(option_id) is str and option_id.isalnum():
+        return option_id
+    return str(escape(option_id))
+
+
 def _checked(on: bool) -> str:
     return "checked" if on else ""
 
 
-def _answer_html(it: dict, qid: str, labels: dict) -> str:
+def _answer_html(it: dict, qid: str, labels: dict, option_head: str) -> str:
+    """The answer controls of one question. ``option_head``: the opening of a choice option's markup up to
+    its value (:func:`_static_parts`)."""
     t = it["type"]
     answer = it["answer"]
+    if option_head:  # single or multiple choice
+        options = it["options"] or ()
+        if not answer:  # (the usual case: a paper opened before any answer)
+            return "\n".join([f'{option_head}{_esc_id(o["id"])}" > <span class="olabel">{o["label"]}.</span> '
+                               f'<span class="otext">{_esc(o["text"])}</span></label>' for o in options])
+        chosen = {answer} if t == "single_choice" else set(answer)
+        return "\n".join([f'{option_head}{_esc_id(o["id"])}" {"checked" if o["id"] in chosen else ""}> '
+                           f'<span class="olabel">{o["label"]}.</span> <span class="otext">{_esc(o["text"])}</span>'
+                           '</label>' for o in options])
     name = f"q{qid}"
-    if t in ("single_choice", "multiple_choice"):
-        kind = "radio" if t == "single_choice" else "checkbox"
-        chosen = set() if not answer else ({answer} if t == "single_choice" else set(answer))
-        return "\n".join(
-            f'<label class="option"><input type="{kind}" name="{name}" value="{_esc(o["id"])}" '
-            f'{"checked" if o["id"] in chosen else ""}> <span class="olabel">{o["label"]}.</span> '
-            f'<span class="otext">{_esc(o["text"])}</span></label>' for o in it["options"] or ())
     if t == "true_false":
         return (f'<label class="option"><input type="radio" name="{name}" value="true" {_checked(answer is True)}> '
                 f'<span class="otext">{labels["true"]}</span></label>\n'
@@ -64,12 +77,14 @@ def _answer_html(it: dict, qid: str, labels: dict) -> str:
 
 
 _FRAGMENTS: dict[tuple, tuple] = {}
+_CHOICE_INPUT = {"single_choice": "radio", "multiple_choice": "checkbox"}
 
 
-def _static_parts(it: dict, qid: str, labels: dict, names: dict, media_url) -> tuple[str, str, str]:
+def _static_parts(it: dict, qid: str, labels: dict, names: dict, media_url) -> tuple[str, str, str, str]:
     """The parts of a question that are the same on every candidate's page (one language): ``(opening up to
-    data-no, from data-no to the number, from the number to the answer)``; remembered per question and
-    labels, and read again when the question's stem is another string (its item changed)."""
+    data-no, from data-no to the number, from the number to the answer, a choice option's opening up to its
+    value or "")``; remembered per question and labels, and read again when the question's stem is another
+    string (its item changed)."""
     key = (qid, labels["_id"])
     hit = _FRAGMENTS.get(key)
     if hit is not None and hit[0] is it["stem"]:
@@ -77,11 +92,13 @@ def _static_parts(it: dict, qid: str, labels: dict, names: dict, media_url) -> t
     t = _esc(it["type"])
     images = "".join(f'<img class="qimg" src="{_esc(media_url(sha))}" alt="{labels["figure"]}">'
                      for sha in it["images"] or ())
+    kind = _CHOICE_INPUT.get(it["type"])
     parts = (f'<section class="question" id="q-{qid}" data-item="{qid}" data-type="{t}" data-no="',
              '" tabindex="-1">\n<div class="qhead"><span class="qno">',
              f'.</span> <span class="badge">{names.get(it["type"]) or t}</span> '
              f'<span class="muted">{labels["points"].replace("{p}", _esc(num(it["points"])))}</span></div>\n'
-             f'<div class="stem">{_esc(it["stem"])}</div>\n{images}<div class="answer">\n')
+             f'<div class="stem">{_esc(it["stem"])}</div>\n{images}<div class="answer">\n',
+             f'<label class="option"><input type="{kind}" name="q{qid}" value="' if kind else "")
     if len(_FRAGMENTS) >= _ESCAPED_MAX:
         _FRAGMENTS.clear()
     _FRAGMENTS[key] = (it["stem"], parts)  # (holding the stem: its identity is the check above)
@@ -130,12 +147,12 @@ def render(paper: dict, labels: dict, type_names: dict, media_url: Callable[[str
             flagged = " flagged" if it["flagged"] else ""
             nav.append(f'<button type="button" class="qbtn{answered}{flagged}" data-item="{qid}" '
                        f'aria-label="{q_label.replace("{n}", no)}">{no}</button>')
-            a, b, c = _static_parts(it, qid, labels, names, media_url)
+            a, b, c, option_head = _static_parts(it, qid, labels, names, media_url)
             if it["saved_at"]:
                 state = f'<span class="save-state saved" aria-live="polite">{s_label.replace("{t}", _esc(it["saved_at"]))}</span></div>\n'
             else:
                 state = '<span class="save-state" aria-live="polite"></span></div>\n'
-            body.append(f'{a}{no}{b}{no}{c}{_answer_html(it, qid, labels)}{mark_on if it["flagged"] else mark_off}'
+            body.append(f'{a}{no}{b}{no}{c}{_answer_html(it, qid, labels, option_head)}{mark_on if it["flagged"] else mark_off}'
                         f'{state}{tail}')
         nav.append("</div>")
     return Markup("\n".join(nav)), Markup("\n".join(body))

@@ -47,3 +47,11 @@ def test_a_changed_stem_is_rendered_again_and_languages_do_not_mix():
     en = str(paper_html.render(paper("new stem"), english, NAMES, media)[1])
     assert "(2 points)" in en and "（2分）" not in en
     assert "（2分）" in str(paper_html.render(paper("new stem"), LABELS, NAMES, media)[1])
+
+
+def test_option_ids_are_escaped_unless_letters_and_digits():
+    body = str(paper_html.render(paper("stem", ids=('a"><i>', "b2")), LABELS, NAMES, media)[1])
+    assert 'value="a&#34;&gt;&lt;i&gt;" >' in body and "<i>" not in body
+    assert 'value="b2" >' in body
+    checked = str(paper_html.render(paper("stem", ids=('a"><i>', "b2"), answer='a"><i>'), LABELS, NAMES, media)[1])
+    assert 'value="a&#34;&gt;&lt;i&gt;" checked>' in checked and 'value="b2" >' in checked
