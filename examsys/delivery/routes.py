@@ -19,7 +19,6 @@ from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_t
                    session, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_wtf.csrf import generate_csrf
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
@@ -157,28 +156,14 @@ def login():
     return render_template("delivery/login.html", form=form, opens_at=opens_at), status
 
 
-_TOKEN_MARK = "CSRFTOKENMARK0x7f3a"
-
-
 def _plain_login_page() -> str:
     """The login page with nothing to report. It is the same for every candidate but for the CSRF token, and
-    at the start of a sitting every candidate of the room opens it within seconds, so it is rendered once
-    per language and app in each process and the request's token put in its place."""
-    token = generate_csrf()
-    cache = current_app.extensions.setdefault("examsys.login_page", {})
-    key = str(get_locale())
-    html = cache.get(key)
-    if html is None:
-        g.csrf_token = _TOKEN_MARK  # where Flask-WTF keeps this request's token: the page takes the mark
-        try:
-            html = render_template("delivery/login.html", form=CandidateLoginForm(formdata=None), opens_at=None)
-        finally:
-            g.csrf_token = token
-        if _TOKEN_MARK not in html:  # pragma: no cover - the template no longer shows a token
-            return html
-        if not current_app.config.get("TEMPLATES_AUTO_RELOAD") and not current_app.debug:
-            cache[key] = html
-    return html.replace(_TOKEN_MARK, token)
+    at the start of a sitting every candidate of the room opens it within seconds: a slotted page."""
+    return slotted_pages.render("delivery/login.html", {}, fixed=_empty_login_form, opens_at=None)
+
+
+def _empty_login_form() -> dict:
+    return {"form": CandidateLoginForm(formdata=None)}
 
 
 @bp.route("/exam/logout", methods=["POST"])

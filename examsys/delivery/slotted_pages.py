@@ -1,7 +1,7 @@
 """Candidate pages rendered once per process and variant, with slots for what differs per request.
 
-At the start of a sitting every candidate of a room asks for the same three pages within seconds (核对信息,
-the paper, the waiting room). Rendering one of them through Jinja with its base layout costs about 1.5–2 ms
+At the start of a sitting every candidate of a room asks for the same pages within seconds (the login page,
+核对信息, the paper, the waiting room). Rendering one of them through Jinja with its base layout costs about 1.5–2 ms
 of CPU (some fifty gettext calls and three hundred context-local lookups), yet all that differs from one
 candidate to the next is a handful of values: name, ticket, seat, the CSRF token, the questions. So each
 page is rendered once per process, language and *variant* with a mark in place of each such value, split at
@@ -41,12 +41,14 @@ class _Marks:
         return _MARK.format(name)
 
 
-def _parts(template: str, variant: dict) -> list[str]:
+def _parts(template: str, variant: dict, fixed) -> list[str]:
     """The page split at its marks: ``[text, slot name, text, slot name, …, text]``."""
     token = g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
     g.csrf_token = _MARK.format("csrf")  # where Flask-WTF keeps this request's token: the page takes the mark
     try:
-        html = render_template(template, slot=_Marks(), **variant)
+        # (``fixed`` only now: a form takes its CSRF token when it is made, and it must take the mark)
+        context = {**(fixed() if fixed is not None else {}), **variant}
+        html = render_template(template, slot=_Marks(), **context)
     finally:
         if token is None:
             g.pop("csrf_token", None)
@@ -61,16 +63,18 @@ def _keepable() -> bool:
             and not app.config.get("TEMPLATES_AUTO_RELOAD") and not app.debug)
 
 
-def render(template: str, slots: dict[str, object], **variant) -> str:
+def render(template: str, slots: dict[str, object], *, fixed=None, **variant) -> str:
     """``template`` with ``slot.<name>`` filled from ``slots`` (escaped unless Markup) and ``slot.csrf`` with
     this request's CSRF token. ``variant``: the template's other context, hashable values only (part of the
-    cache key). Raises ``KeyError`` for a slot the template names but ``slots`` lacks."""
+    cache key). ``fixed``: a function returning more context that renders the same for every request (an
+    empty form, say), called only when the page is rendered. Raises ``KeyError`` for a slot the template
+    names but ``slots`` lacks."""
     key = (template, str(get_locale()), request.path, tuple(sorted(variant.items())))
     cache = current_app.extensions.setdefault(_CACHE_KEY, {})
     parts = cache.get(key)
     if parts is None:
         keep = _keepable()  # (before rendering: the render takes the flashed messages out of the session)
-        parts = _parts(template, variant)
+        parts = _parts(template, variant, fixed)
         if keep:
             cache[key] = parts
     values = {"csrf": generate_csrf()}
