@@ -83,11 +83,11 @@ def run(args, info: dict, db_url: str, workdir: Path) -> int:
     count = collections.Counter()
     prof = cProfile.Profile(time.process_time) if args.cprofile else None  # CPU time, not wall (waits on the database excluded)
 
-    parts = _instrument(app) if args.parts else None
+    current = [None]  # the step running (for --parts)
+    parts = _instrument(app, current) if args.parts else None
 
     def step(name, fn, *a, **kw):
-        global CURRENT_STEP
-        CURRENT_STEP = name
+        current[0] = name
         if prof is not None and name == args.cprofile:
             prof.enable()
         w0, c0 = time.perf_counter(), time.process_time()
@@ -164,14 +164,12 @@ PARTS = (
 )
 
 
-def _instrument(app) -> dict:
+def _instrument(app, current: list) -> dict:
     """Wrap the functions of :data:`PARTS` (and the session cookie's save, the CSRF check, the commit) with CPU
-    timers; returns ``{(step, part): seconds}``, filled as the steps run (the step is the caller's ``current``)."""
-    import importlib
+    timers; returns ``{(step, part): seconds}``, filled as the steps run (``current[0]``: the step running)."""
     import functools
-    frame_step = sys.modules[__name__]
+    import importlib
     totals: dict = collections.defaultdict(float)
-    depth = [0]
 
     def timed(label, fn):
         @functools.wraps(fn)
@@ -180,7 +178,7 @@ def _instrument(app) -> dict:
             try:
                 return fn(*a, **kw)
             finally:
-                totals[(frame_step.CURRENT_STEP, label)] += time.process_time() - c0
+                totals[(current[0], label)] += time.process_time() - c0
         return wrapper
 
     for module, name in PARTS:
@@ -193,11 +191,7 @@ def _instrument(app) -> dict:
     from examsys.extensions import db
     with app.app_context():
         db.session.commit = timed("db.session.commit", db.session.commit)
-    del depth
     return totals
-
-
-CURRENT_STEP = None
 
 
 if __name__ == "__main__":

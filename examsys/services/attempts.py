@@ -697,18 +697,21 @@ class _Snap:
     started_at: _dt.datetime | None
     starts_at: _dt.datetime
     ticket_no: str
-    layout: dict | None = None
+    seed: int
+    paper_form_id: int
+    layout: dict | None = None  # (filled from :func:`_layout` when the caller needs it)
     autocommitted: bool = False  # read outside a transaction (PostgreSQL saves): the upsert takes the lock
 
 
 _SNAP_COLS = (_A.id, _A.session_id, _A.status, _A.deadline, _A.paused_at, _A.confirmed_at, _A.last_seen_at,
-              _S.grace_seconds, _S.started_at, _S.starts_at, _C.ticket_no)
+              _S.grace_seconds, _S.started_at, _S.starts_at, _C.ticket_no, _A.seed, _A.paper_form_id)
 
 
-def _snapshot_query(*, lock: bool, layout: bool, head=()):
-    """``SELECT head…, <snapshot columns>[, layout] FROM exam_attempt ⋈ exam_session ⋈ exam_candidate``, with
-    ``FOR SHARE OF exam_attempt`` when ``lock`` (PostgreSQL: a finalisation waits for a save, and vice versa)."""
-    q = (select(*head, *_SNAP_COLS, *([_A.layout] if layout else []))
+def _snapshot_query(*, lock: bool, head=()):
+    """``SELECT head…, <snapshot columns> FROM exam_attempt ⋈ exam_session ⋈ exam_candidate``, with
+    ``FOR SHARE OF exam_attempt`` when ``lock`` (PostgreSQL: a finalisation waits for a save, and vice versa).
+    The layout is not read here: :func:`_layout` keeps it per process."""
+    q = (select(*head, *_SNAP_COLS)
          .join_from(ExamAttempt.__table__, ExamSession.__table__, _S.id == _A.session_id)
          .join(ExamCandidate.__table__, _C.id == _A.candidate_id))
     return q.with_for_update(read=True, of=ExamAttempt.__table__) if lock else q
@@ -728,18 +731,47 @@ def _prebuilt(key, build):
 
 
 def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | None:
-    q = _prebuilt(("snapshot", lock, layout), lambda: _snapshot_query(lock=lock, layout=layout)
+    q = _prebuilt(("snapshot", lock), lambda: _snapshot_query(lock=lock)
                   .where(_A.id == bindparam("aid", type_=Integer)))
     row = db.session.execute(q, {"aid": attempt_id}).one_or_none()
-    return _Snap(*row) if row is not None else None
+    if row is None:
+        return None
+    snap = _Snap(*row)
+    if layout:
+        snap.layout = _layout(snap)
+    return snap
+
+
+_LAYOUTS_MAX = 20_000
+
+
+def _layout(snap: "_Snap") -> dict:
+    """The attempt's layout (item order, option order and ids), kept per app in this process.
+
+    A layout is written once, when the roster import creates the attempt, and never changes; it is about
+    10 KB of JSON, which PostgreSQL would otherwise decompress and send, and the driver parse, on every save.
+    The key is (attempt id, seed, paper form id): the layout is a function of the form and the seed, so an
+    attempt id reused after a deletion (SQLite) can only find its own layout. (After ``examsys restore`` into a
+    database a server is using, restart the server, as for the frozen papers' item cache.)"""
+    cache = current_app.extensions.setdefault("examsys.layouts", {})
+    key = (snap.id, snap.seed, snap.paper_form_id)
+    layout = cache.get(key)
+    if layout is None:
+        layout = db.session.execute(
+            _prebuilt("layout", lambda: select(_A.layout).where(_A.id == bindparam("aid", type_=Integer))),
+            {"aid": snap.id}).scalar_one()
+        if len(cache) >= _LAYOUTS_MAX:
+            cache.clear()
+        cache[key] = layout
+    return layout
 
 
 _AS = AuthSession.__table__.c
 
 
-def _api_context_query(lock: bool, layout: bool | None = None):
+def _api_context_query(lock: bool):
     head = (_AS.id.label("sid"), _AS.kind, _AS.revoked_at, _AS.expires_at, _AS.last_seen)
-    return (_snapshot_query(lock=lock, layout=lock if layout is None else layout, head=head)
+    return (_snapshot_query(lock=lock, head=head)
             .join(AuthSession.__table__, _AS.subject_id == _A.id).where(_AS.id == bindparam("sid")))
 
 
@@ -747,18 +779,22 @@ def api_context(session_digest: str | None, *, lock: bool, autocommit: bool = Fa
     """The candidate API's first statement: the login session (by the cookie's digest) joined with its
     attempt's snapshot, so a save is two statements and a commit. ``None`` when the session is missing,
     revoked, expired or not a candidate's. ``lock`` (saves): ``FOR SHARE`` of the attempt row on PostgreSQL,
-    and the layout (the other requests do not need it). ``autocommit`` (saves on PostgreSQL): read with the
-    layout but without the lock, outside a transaction (:func:`autocommit_connection`); the save's upsert then
-    takes the lock itself (:func:`save_answer`). Falls back to the usual read when that finds nothing."""
+    and the layout from the per-process cache (:func:`_layout`; the other requests do not need it).
+    ``autocommit`` (saves on PostgreSQL): read without the lock, outside a transaction
+    (:func:`autocommit_connection`); the save's upsert then takes the lock itself (:func:`save_answer`). Falls
+    back to the usual read when that finds nothing."""
     if session_digest is None:
         return None
-    fast = _prebuilt("api_context_ac", lambda: _api_context_query(False, layout=True)) if autocommit else None
+    fast = _prebuilt("api_context_ac", lambda: _api_context_query(False)) if autocommit else None
     got = _live_session_row(_prebuilt(("api_context", lock), lambda: _api_context_query(lock)),
                             {"sid": session_digest}, fast_query=fast)
     if got is None:
         return None
     row, fast_read = got
-    return _Snap(*row[5:], autocommitted=fast_read)
+    snap = _Snap(*row[5:], autocommitted=fast_read)
+    if lock:  # a save: the layout too
+        snap.layout = _layout(snap)
+    return snap
 
 
 def _upsert_statement(*, locking: bool = False):

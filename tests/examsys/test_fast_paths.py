@@ -194,6 +194,8 @@ def test_a_save_is_a_read_and_a_locking_upsert_and_stops_at_the_hand_in(world, m
         first = f.api(client, token, aid, "answers", body)
     assert first.status_code == 200 and first.get_json()["seq"] == 10**15
     if world["backend"] == "postgresql":  # no BEGIN/COMMIT: the read, then the upsert that takes the lock
+        # (plus, on the attempt's first save in this process, the layout's read: attempts._layout)
+        seen = [s for s in seen if not s.startswith("SELECT exam_attempt.layout")]
         assert len(seen) == 2 and "FOR SHARE" not in seen[0] and "FOR SHARE" in seen[1], seen
     retry = f.api(client, token, aid, "answers", body)  # the same request again: acknowledged, nothing changes
     assert retry.status_code == 200 and retry.get_json()["seq"] == 10**15
