@@ -742,7 +742,7 @@ def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | No
     return snap
 
 
-_LAYOUTS_MAX = 20_000
+_LAYOUTS_MAX = 4_000  # about 50 KB each as Python objects (100 items): up to ~200 MB per worker process
 
 
 def _layout(snap: "_Snap") -> dict:
@@ -750,6 +750,7 @@ def _layout(snap: "_Snap") -> dict:
 
     A layout is written once, when the roster import creates the attempt, and never changes; it is about
     10 KB of JSON, which PostgreSQL would otherwise decompress and send, and the driver parse, on every save.
+    At most ``_LAYOUTS_MAX`` are kept (a worker serving a 1,000-candidate sitting grows by about 50 MB).
     The key is (attempt id, seed, paper form id): the layout is a function of the form and the seed, so an
     attempt id reused after a deletion (SQLite) can only find its own layout. (After ``examsys restore`` into a
     database a server is using, restart the server, as for the frozen papers' item cache.)"""
@@ -760,8 +761,8 @@ def _layout(snap: "_Snap") -> dict:
         layout = db.session.execute(
             _prebuilt("layout", lambda: select(_A.layout).where(_A.id == bindparam("aid", type_=Integer))),
             {"aid": snap.id}).scalar_one()
-        if len(cache) >= _LAYOUTS_MAX:
-            cache.clear()
+        while len(cache) >= _LAYOUTS_MAX:
+            del cache[next(iter(cache))]  # the oldest first: the attempts still saving are read again
         cache[key] = layout
     return layout
 

@@ -64,3 +64,16 @@ def test_another_seed_under_the_same_id_reads_its_own_layout(app, sitting):
     assert old.status_code == 422  # the cached layout's option id is not one of this layout's
     new = f.api(client, token, aid, "answers", {"item": e["pi"], "seq": 3, "answer": e["ids"][1] + "x"})
     assert new.status_code == 200, new.get_json()
+
+
+def test_the_cache_keeps_at_most_its_limit_dropping_the_oldest(app, sitting, monkeypatch):
+    from examsys.services import attempts
+    client, aid, token, layout = sitting
+    monkeypatch.setattr(attempts, "_LAYOUTS_MAX", 3)
+    cache = app.extensions.setdefault("examsys.layouts", {})
+    cache.clear()
+    cache.update({("old", i, 0): {} for i in range(3)})
+    e = choice_entry(layout)
+    assert f.api(client, token, aid, "answers", {"item": e["pi"], "seq": 1, "answer": e["ids"][0]}).status_code == 200
+    assert len(cache) == 3 and ("old", 0, 0) not in cache and ("old", 2, 0) in cache
+    assert [k[0] for k in cache] == ["old", "old", aid]
