@@ -16,7 +16,8 @@ variable            default                                meaning
 ``MAX_REQUESTS``    5000                                   requests after which a worker is replaced (0: never)
 ==================  =====================================  ==================================================
 
-The app keeps no state in the process (only a cache of frozen papers' item texts): login sessions, login-throttle counters, answers and the exam clock
+The app keeps no state in the process (only caches of what never changes: frozen papers' item texts, attempts'
+layouts, the candidate pages' rendered parts): login sessions, login-throttle counters, answers and the exam clock
 live in the database; images live in ``MEDIA_DIR`` (shared storage when there is more than one server).
 So workers, threads and further app servers behind a load balancer can be added freely.
 """
