@@ -144,6 +144,17 @@ def make_session(*, n_candidates: int = 3, starts_at=T0, duration_min: int = 60,
             "starts_at": starts_at, "duration_min": duration_min, "grace_seconds": grace_seconds}
 
 
+def session_on_frozen_clock(app, **kwargs) -> dict:
+    """A session made by :func:`make_session` (``kwargs``) with the clock frozen 10 minutes before its start;
+    the returned dict's ``clock`` moves it."""
+    frozen = clock.FrozenClock(kwargs.get("starts_at", T0) - _dt.timedelta(minutes=10))
+    clock.set_clock(frozen)
+    with app.app_context():
+        info = make_session(**kwargs)
+    info["clock"] = frozen
+    return info
+
+
 # -- test-client helpers -----------------------------------------------------------------------------
 
 import json as _json  # noqa: E402

@@ -8,7 +8,6 @@ import datetime as _dt
 import pytest
 from sqlalchemy import update
 
-from examsys import clock
 from examsys.extensions import db
 from examsys.models import ExamAttempt
 
@@ -20,11 +19,8 @@ T0 = f.T0
 
 @pytest.fixture
 def sitting(app):
-    clk = clock.FrozenClock(T0 - _dt.timedelta(minutes=10))
-    clock.set_clock(clk)
-    with app.app_context():
-        info = f.make_session(n_candidates=2, duration_min=60)
-    clk.current = T0 + _dt.timedelta(seconds=1)
+    info = f.session_on_frozen_clock(app, n_candidates=2, duration_min=60)
+    info["clock"].current = T0 + _dt.timedelta(seconds=1)
     client = app.test_client()
     ticket = info["tickets"][0]
     page = f.enter_exam(client, ticket, info["ids"][ticket])

@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-from examsys import clock
 from examsys.extensions import db
 from examsys.models import ExamCandidate
 
@@ -19,12 +18,7 @@ T0 = f.T0
 
 @pytest.fixture
 def exam(app):
-    frozen = clock.FrozenClock(T0 - _dt.timedelta(minutes=10))
-    clock.set_clock(frozen)
-    with app.app_context():
-        info = f.make_session(n_candidates=3, duration_min=60)
-    info["clock"] = frozen
-    return info
+    return f.session_on_frozen_clock(app, n_candidates=3, duration_min=60)
 
 
 def login(app, exam, k):
