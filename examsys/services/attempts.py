@@ -217,7 +217,8 @@ def candidate_login(ticket: str, credential: str, ip: str) -> LoginOutcome:
     event (shown to the proctor), a failure or a refused second login also in the audit log. A usual login
     is three statements, all prebuilt: the ticket counter's upsert, one read (the attempt, the credentials,
     the session's times, another live login, the address's counter), and on PostgreSQL one statement for the
-    counter's delete and the session and event inserts (three on SQLite). When the address is locked the transaction is rolled back: nothing is counted."""
+    counter's delete and the session and event inserts (three on SQLite). When the address is locked the
+    transaction is rolled back: nothing is counted."""
     cfg = current_app.config
     ticket_norm = "".join((ticket or "").split()).upper()[:32]
     lock_s = cfg["LOGIN_LOCK_SECONDS"]
@@ -742,7 +743,7 @@ def _snapshot(attempt_id: int, *, lock: bool, layout: bool = True) -> _Snap | No
     return snap
 
 
-_LAYOUTS_MAX = 4_000  # about 50 KB each as Python objects (100 items): up to ~200 MB per worker process
+_LAYOUTS_MAX = 4_000  # about 60 KB each as Python objects (100 items): up to ~240 MB per worker process
 
 
 def _layout(snap: "_Snap") -> dict:
@@ -750,7 +751,7 @@ def _layout(snap: "_Snap") -> dict:
 
     A layout is written once, when the roster import creates the attempt, and never changes; it is about
     10 KB of JSON, which PostgreSQL would otherwise decompress and send, and the driver parse, on every save.
-    At most ``_LAYOUTS_MAX`` are kept (a worker serving a 1,000-candidate sitting grows by about 50 MB).
+    At most ``_LAYOUTS_MAX`` are kept (a worker serving a 1,000-candidate sitting grows by about 60 MB).
     The key is (attempt id, seed, paper form id): the layout is a function of the form and the seed, so an
     attempt id reused after a deletion (SQLite) can only find its own layout. (After ``examsys restore`` into a
     database a server is using, restart the server, as for the frozen papers' item cache.)"""

@@ -243,4 +243,5 @@ def test_a_login_writes_its_counter_session_and_event_in_one_statement_on_postgr
             [(world["clock"].current, f"candidate:{ticket}", "id")]
         db.session.remove()
     # the session works: the confirmation is accepted
-    assert client.post("/exam/confirm", data={"csrf_token": f.page_token(resp.get_data(as_text=True))}).status_code == 200
+    token = f.page_token(resp.get_data(as_text=True))
+    assert client.post("/exam/confirm", data={"csrf_token": token}).status_code == 200

@@ -53,7 +53,8 @@ def test_each_candidate_sees_only_their_own_values(app, exam):
     pages = {}
     for k in range(3):
         client, confirm_html = login(app, exam, k)
-        waiting_html = client.post("/exam/confirm", data={"csrf_token": f.page_token(confirm_html)}).get_data(as_text=True)
+        waiting = client.post("/exam/confirm", data={"csrf_token": f.page_token(confirm_html)})
+        waiting_html = waiting.get_data(as_text=True)
         pages[k] = (client, confirm_html, waiting_html)
     exam["clock"].current = T0 + _dt.timedelta(seconds=5)
     for k, (client, confirm_html, waiting_html) in pages.items():
