@@ -43,17 +43,17 @@ class _Marks:
 
 def _parts(template: str, variant: dict, fixed) -> list[str]:
     """The page split at its marks: ``[text, slot name, text, slot name, …, text]``."""
-    token = g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
-    g.csrf_token = _MARK.format("csrf")  # where Flask-WTF keeps this request's token: the page takes the mark
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")  # where Flask-WTF keeps the request's token
+    token = g.pop(field, None)
+    setattr(g, field, _MARK.format("csrf"))  # the page takes the mark
     try:
         # (``fixed`` only now: a form takes its CSRF token when it is made, and it must take the mark)
         context = {**(fixed() if fixed is not None else {}), **variant}
         html = render_template(template, slot=_Marks(), **context)
     finally:
-        if token is None:
-            g.pop("csrf_token", None)
-        else:
-            g.csrf_token = token
+        g.pop(field, None)
+        if token is not None:
+            setattr(g, field, token)
     return _MARK_RE.split(html)
 
 
